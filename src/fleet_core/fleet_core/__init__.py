@@ -1,0 +1,1 @@
+"""ROS-free domain logic of the fleet stack."""

@@ -1,0 +1,1 @@
+"""Simulated PX4 multirotors behind MAVROS-compatible topics and services."""

@@ -1,0 +1,367 @@
+"""fleet_sim: one node hosting N simulated PX4 multirotors, each behind its own MAVROS prefix."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from mavros_msgs.msg import (
+    EstimatorStatus,
+    ExtendedState,
+    HomePosition,
+    State,
+    StatusText,
+    SysStatus,
+    WaypointList,
+    WaypointReached,
+)
+from mavros_msgs.srv import (
+    CommandBool,
+    CommandLong,
+    CommandTOL,
+    SetMode,
+    WaypointClear,
+    WaypointPull,
+    WaypointPush,
+    WaypointSetCurrent,
+)
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.context import Context
+from rclpy.node import Node
+from sensor_msgs.msg import BatteryState, NavSatFix, NavSatStatus
+from std_msgs.msg import Float64, Header
+
+from fleet_core.errors import ConfigError
+from fleet_core.geo import yaw_to_quaternion
+from fleet_core.mavlink import PX4_MODES, SENSORS_PRESENT, MavResult
+from fleet_core.sim.config import SimSettings, load_settings_file
+from fleet_core.sim.vehicle import Failure, SimVehicle
+from fleet_interfaces.srv import InjectFailure
+from fleet_ros.entry import run_node
+from fleet_ros.mavros_convert import items_to_waypoints, waypoints_to_items
+from fleet_ros.qos import LATCHED_QOS, SENSOR_QOS, STATE_QOS
+
+
+def default_config_file() -> str:
+    """Return the fleet_sim.yaml installed with the package."""
+    try:
+        return str(Path(get_package_share_directory("fleet_sim")) / "config" / "fleet_sim.yaml")
+    except PackageNotFoundError:
+        return ""
+
+
+class _VehicleIO:
+    """The MAVROS-shaped publishers and services of one simulated vehicle."""
+
+    def __init__(self, node: Node, vehicle: SimVehicle) -> None:
+        self.vehicle = vehicle
+        p = vehicle.config.mavros_prefix
+        pub = node.create_publisher
+        self.state = pub(State, f"{p}/state", STATE_QOS)
+        self.extended_state = pub(ExtendedState, f"{p}/extended_state", STATE_QOS)
+        self.sys_status = pub(SysStatus, f"{p}/sys_status", STATE_QOS)
+        self.estimator_status = pub(EstimatorStatus, f"{p}/estimator_status", STATE_QOS)
+        self.battery = pub(BatteryState, f"{p}/battery", SENSOR_QOS)
+        self.statustext = pub(StatusText, f"{p}/statustext/recv", SENSOR_QOS)
+        self.global_fix = pub(NavSatFix, f"{p}/global_position/global", SENSOR_QOS)
+        self.rel_alt = pub(Float64, f"{p}/global_position/rel_alt", SENSOR_QOS)
+        self.compass = pub(Float64, f"{p}/global_position/compass_hdg", SENSOR_QOS)
+        self.pose = pub(PoseStamped, f"{p}/local_position/pose", SENSOR_QOS)
+        self.velocity = pub(TwistStamped, f"{p}/local_position/velocity_local", SENSOR_QOS)
+        self.home = pub(HomePosition, f"{p}/home_position/home", STATE_QOS)
+        self.waypoints = pub(WaypointList, f"{p}/mission/waypoints", LATCHED_QOS)
+        self.reached = pub(WaypointReached, f"{p}/mission/reached", LATCHED_QOS)
+
+        srv = node.create_service
+        self.services = [
+            srv(SetMode, f"{p}/set_mode", self.set_mode_callback),
+            srv(CommandBool, f"{p}/cmd/arming", self.arming_callback),
+            srv(CommandTOL, f"{p}/cmd/takeoff", self.takeoff_callback),
+            srv(CommandTOL, f"{p}/cmd/land", self.land_callback),
+            srv(CommandLong, f"{p}/cmd/command", self.command_callback),
+            srv(WaypointPush, f"{p}/mission/push", self.push_callback),
+            srv(WaypointPull, f"{p}/mission/pull", self.pull_callback),
+            srv(WaypointClear, f"{p}/mission/clear", self.clear_callback),
+            srv(WaypointSetCurrent, f"{p}/mission/set_current", self.set_current_callback),
+        ]
+        # Messages are reused: publish() serializes at once, so mutating them later is safe.
+        self._fix = NavSatFix()
+        self._fix.header.frame_id = "base_link"
+        self._fix.status.service = NavSatStatus.SERVICE_GPS
+        self._fix.position_covariance_type = NavSatFix.COVARIANCE_TYPE_UNKNOWN
+        self._float = Float64()
+        self._pose = PoseStamped()
+        self._pose.header.frame_id = "map"
+        self._twist = TwistStamped()
+        self._twist.header.frame_id = "map"
+        self._battery = BatteryState()
+        self._battery.power_supply_technology = BatteryState.POWER_SUPPLY_TECHNOLOGY_LIPO
+        self._battery.present = True
+        self._battery.design_capacity = float("nan")
+        self._battery.cell_voltage = [float("nan")] * vehicle.config.battery.cells
+
+    # ---------------------------------------------------------------- services
+    def set_mode_callback(self, request: SetMode.Request, response: SetMode.Response
+                          ) -> SetMode.Response:
+        mode = request.custom_mode.strip().upper()
+        # MAVROS answers mode_sent once it could encode and send the mode; whether the
+        # autopilot switched shows up in the next state message.
+        response.mode_sent = mode in PX4_MODES
+        if response.mode_sent:
+            self.vehicle.request_mode(mode)
+        return response
+
+    def arming_callback(self, request: CommandBool.Request, response: CommandBool.Response
+                        ) -> CommandBool.Response:
+        return _ack(response, self.vehicle.arm(bool(request.value)))
+
+    def takeoff_callback(self, request: CommandTOL.Request, response: CommandTOL.Response
+                         ) -> CommandTOL.Response:
+        return _ack(response, self.vehicle.takeoff(float(request.altitude)))
+
+    def land_callback(self, request: CommandTOL.Request, response: CommandTOL.Response
+                      ) -> CommandTOL.Response:
+        return _ack(response, self.vehicle.land())
+
+    def command_callback(self, request: CommandLong.Request, response: CommandLong.Response
+                         ) -> CommandLong.Response:
+        params = (request.param1, request.param2, request.param3, request.param4,
+                  request.param5, request.param6, request.param7)
+        return _ack(response, self.vehicle.command(int(request.command), params))
+
+    def push_callback(self, request: WaypointPush.Request, response: WaypointPush.Response
+                      ) -> WaypointPush.Response:
+        ok, count = self.vehicle.push_mission(waypoints_to_items(request.waypoints),
+                                              int(request.start_index))
+        response.success = ok
+        response.wp_transfered = count
+        return response
+
+    def pull_callback(self, request: WaypointPull.Request, response: WaypointPull.Response
+                      ) -> WaypointPull.Response:
+        response.success = self.vehicle.link_up
+        response.wp_received = len(self.vehicle.mission) if self.vehicle.link_up else 0
+        self.vehicle.mission_changed = True
+        return response
+
+    def clear_callback(self, request: WaypointClear.Request, response: WaypointClear.Response
+                       ) -> WaypointClear.Response:
+        response.success = self.vehicle.clear_mission()
+        return response
+
+    def set_current_callback(self, request: WaypointSetCurrent.Request,
+                             response: WaypointSetCurrent.Response
+                             ) -> WaypointSetCurrent.Response:
+        response.success = self.vehicle.set_current(int(request.wp_seq))
+        return response
+
+    # ---------------------------------------------------------------- telemetry
+    def publish_fast(self, stamp: Any) -> None:
+        """Publish the position-rate topics."""
+        v = self.vehicle
+        if not v.link_up or not v.gps_fix:
+            if v.link_up:
+                self.publish_local(stamp)
+            return
+        geo = v.position()
+        fix = self._fix
+        fix.header.stamp = stamp
+        fix.status.status = NavSatStatus.STATUS_FIX
+        fix.latitude, fix.longitude, fix.altitude = geo.latitude, geo.longitude, geo.altitude
+        self.global_fix.publish(fix)
+        self._float.data = float(v.up)
+        self.rel_alt.publish(self._float)
+        self._float.data = float(v.heading)
+        self.compass.publish(self._float)
+        self.publish_local(stamp)
+
+    def publish_local(self, stamp: Any) -> None:
+        v = self.vehicle
+        pose = self._pose
+        pose.header.stamp = stamp
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = v.east, v.north, v.up
+        q = yaw_to_quaternion(v.yaw_enu)
+        o = pose.pose.orientation
+        o.x, o.y, o.z, o.w = q
+        self.pose.publish(pose)
+        tw = self._twist
+        tw.header.stamp = stamp
+        tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = v.ve, v.vn, v.vu
+        self.velocity.publish(tw)
+
+    def publish_state(self, stamp: Any) -> None:
+        """Publish the heartbeat-rate topics (state, battery, status, home)."""
+        v = self.vehicle
+        if not v.link_up:
+            if not v.connected:
+                # What MAVROS publishes once the link has been silent for its timeout.
+                self.state.publish(State(header=_header(stamp), connected=False))
+            return
+        self.state.publish(State(
+            header=_header(stamp), connected=True, armed=v.armed, guided=v.guided,
+            manual_input=False, mode=v.mode, system_status=int(v.system_status)))
+        self.extended_state.publish(ExtendedState(
+            header=_header(stamp), vtol_state=ExtendedState.VTOL_STATE_MC,
+            landed_state=int(v.landed_state)))
+        b, bm = v.battery, self._battery
+        bm.header.stamp = stamp
+        bm.voltage = float(b.voltage)
+        bm.current = float(-b.current)  # sensor_msgs: negative while discharging
+        bm.percentage = float(b.soc)
+        bm.charge = float("nan")
+        bm.capacity = float("nan")
+        bm.power_supply_status = (BatteryState.POWER_SUPPLY_STATUS_CHARGING if b.charging
+                                  else BatteryState.POWER_SUPPLY_STATUS_DISCHARGING)
+        bm.power_supply_health = (BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE if b.fault
+                                  else BatteryState.POWER_SUPPLY_HEALTH_GOOD)
+        self.battery.publish(bm)
+        self.sys_status.publish(SysStatus(
+            header=_header(stamp), sensors_present=SENSORS_PRESENT,
+            sensors_enabled=SENSORS_PRESENT, sensors_health=v.sensors_health(),
+            load=250, voltage_battery=min(65535, int(b.voltage * 1000)),
+            current_battery=max(-32768, min(32767, int(b.current * 100))),
+            battery_remaining=max(0, min(100, round(b.percent)))))
+        gps = v.gps_fix
+        self.estimator_status.publish(EstimatorStatus(
+            header=_header(stamp), attitude_status_flag=True, velocity_horiz_status_flag=gps,
+            velocity_vert_status_flag=True, pos_horiz_rel_status_flag=gps,
+            pos_horiz_abs_status_flag=gps, pos_vert_abs_status_flag=True,
+            pos_vert_agl_status_flag=True, const_pos_mode_status_flag=not gps,
+            pred_pos_horiz_rel_status_flag=gps, pred_pos_horiz_abs_status_flag=gps,
+            gps_glitch_status_flag=not gps, accel_error_status_flag=False))
+        self.publish_home(stamp)
+
+    def publish_home(self, stamp: Any) -> None:
+        home = self.vehicle.config.home
+        msg = HomePosition(header=_header(stamp))
+        msg.geo.latitude, msg.geo.longitude, msg.geo.altitude = (
+            home.latitude, home.longitude, home.altitude)
+        msg.orientation.w = 1.0
+        self.home.publish(msg)
+
+    def publish_events(self, stamp: Any) -> None:
+        """Publish what changed since the last tick: state, mission, reached, texts."""
+        v = self.vehicle
+        if not v.link_up:
+            v.drain_texts()  # a text sent over a dead link never arrives
+            return
+        if v.state_changed:
+            v.state_changed = False
+            self.state.publish(State(
+                header=_header(stamp), connected=True, armed=v.armed, guided=v.guided,
+                mode=v.mode, system_status=int(v.system_status)))
+            self.extended_state.publish(ExtendedState(
+                header=_header(stamp), vtol_state=ExtendedState.VTOL_STATE_MC,
+                landed_state=int(v.landed_state)))
+        if v.mission_changed:
+            v.mission_changed = False
+            self.waypoints.publish(WaypointList(
+                current_seq=v.mission_seq, waypoints=items_to_waypoints(v.mission, v.mission_seq)))
+        for seq in v.drain_reached():
+            self.reached.publish(WaypointReached(header=_header(stamp), wp_seq=seq))
+        for text in v.drain_texts():
+            self.statustext.publish(StatusText(header=_header(stamp), severity=int(text.severity),
+                                               text=text.text))
+
+
+def _header(stamp: Any) -> Header:
+    return Header(stamp=stamp, frame_id="")
+
+
+def _ack(response: Any, result: MavResult) -> Any:
+    response.success = result == MavResult.ACCEPTED
+    response.result = int(result)
+    return response
+
+
+class FleetSimNode(Node):
+    """Hosts the simulated vehicles and steps them at the position rate."""
+
+    def __init__(self, *, context: Context | None = None,
+                 parameter_overrides: Sequence[Any] | None = None) -> None:
+        super().__init__("fleet_sim", context=context,
+                         parameter_overrides=list(parameter_overrides or []))
+        self.declare_parameter("config_file", default_config_file(), ParameterDescriptor(
+            description="fleet_sim YAML file: vehicles, homes, pads, limits"))
+        self.declare_parameter("vehicle_count", 0, ParameterDescriptor(
+            description="vehicles to host (1..500); 0 takes the file's count"))
+        self.declare_parameter("time_factor", 0.0, ParameterDescriptor(
+            description="simulated seconds per wall second (0.01..100); 0 takes the file's"))
+        self.declare_parameter("seed", -1, ParameterDescriptor(
+            description="random seed for GPS noise; -1 takes the file's"))
+        self.settings = self._load_settings()
+        s = self.settings
+        self.vehicles = [SimVehicle(cfg, pads=s.pads, seed=s.seed,
+                                    link_timeout_s=s.link_timeout_s) for cfg in s.vehicles]
+        self.by_id = {v.vehicle_id: v for v in self.vehicles}
+        self._io = [_VehicleIO(self, v) for v in self.vehicles]
+        self._dt = s.time_factor / s.position_rate_hz
+        self._state_every = max(1, round(s.position_rate_hz / s.state_rate_hz))
+        self._tick = 0
+        self.create_service(InjectFailure, "~/inject_failure", self.inject_failure_callback)
+        self._timer = self.create_timer(1.0 / s.position_rate_hz, self.tick_callback)
+        stamp = self.get_clock().now().to_msg()
+        for io in self._io:
+            io.publish_home(stamp)
+            io.publish_events(stamp)
+        self.get_logger().info(
+            f"simulating {len(self.vehicles)} vehicles at {s.position_rate_hz:g} Hz, "
+            f"time factor {s.time_factor:g}, {len(s.pads)} charging pads")
+
+    def _load_settings(self) -> SimSettings:
+        path = self.get_parameter("config_file").value
+        count = self.get_parameter("vehicle_count").value
+        factor = self.get_parameter("time_factor").value
+        seed = self.get_parameter("seed").value
+        if not path:
+            raise ConfigError("parameter config_file is empty and no installed fleet_sim.yaml "
+                              "was found")
+        if not isinstance(count, int) or count < 0:
+            raise ConfigError(f"parameter vehicle_count must be an integer >= 0, got {count!r}")
+        if not isinstance(factor, float) or factor < 0 or math.isnan(factor):
+            raise ConfigError(f"parameter time_factor must be >= 0, got {factor!r}")
+        return load_settings_file(path, vehicle_count=count or None,
+                                  time_factor=factor or None,
+                                  seed=None if seed == -1 else seed)
+
+    def tick_callback(self) -> None:
+        """Step every vehicle one period and publish its telemetry."""
+        self._tick += 1
+        stamp = self.get_clock().now().to_msg()
+        every = self._state_every
+        for i, io in enumerate(self._io):
+            io.vehicle.step(self._dt)
+            io.publish_fast(stamp)
+            # Spread the heartbeat-rate topics over the ticks of one period.
+            if (self._tick + i) % every == 0:
+                io.publish_state(stamp)
+            io.publish_events(stamp)
+
+    def inject_failure_callback(self, request: InjectFailure.Request,
+                                response: InjectFailure.Response) -> InjectFailure.Response:
+        vehicle = self.by_id.get(request.vehicle_id)
+        if vehicle is None:
+            response.success = False
+            response.message = f"unknown vehicle_id {request.vehicle_id!r}"
+            return response
+        try:
+            failure = Failure(request.failure)
+        except ValueError:
+            response.success = False
+            response.message = (f"unknown failure {request.failure}; expected one of "
+                                f"{[f'{f.value}={f.name}' for f in Failure]}")
+            return response
+        response.message = vehicle.inject(failure, bool(request.active))
+        response.success = True
+        self.get_logger().warning(response.message)
+        return response
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run fleet_sim as a process."""
+    return run_node(FleetSimNode, args)
+
