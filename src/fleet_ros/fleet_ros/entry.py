@@ -17,7 +17,7 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
 
     Configuration errors are reported in one line naming the bad value, with exit code 2.
     """
-    with rclpy.init(args=args):
+    with rclpy.init(args=list(args) if args is not None else None):
         try:
             node = factory()
         except (FleetCoreError, ValueError) as exc:

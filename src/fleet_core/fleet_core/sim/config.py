@@ -193,7 +193,9 @@ def _vehicle(raw: object, where: str, limits: FlightLimits, battery: BatterySpec
         )
     prefix = m.get("mavros_prefix", f"/{vid}/mavros")
     if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
-        raise ConfigError(f"{where}.mavros_prefix must be an absolute ROS namespace, got {prefix!r}")
+        raise ConfigError(
+            f"{where}.mavros_prefix must be an absolute ROS namespace, got {prefix!r}"
+        )
     merged = {**extra, **m}
     payload = _number(merged.get("payload_kg", 0.0), f"{where}.payload_kg")
     noise = _number(merged.get("gps_noise_m", 0.0), f"{where}.gps_noise_m")
@@ -213,16 +215,20 @@ def _vehicle(raw: object, where: str, limits: FlightLimits, battery: BatterySpec
 
 
 def _generated(raw: object, count: int | None, limits: FlightLimits, battery: BatterySpec,
-               extra: Mapping[str, Any], first_index: int) -> list[SimVehicleConfig]:
+               extra: Mapping[str, Any], *, first_index: int) -> list[SimVehicleConfig]:
     m = _mapping(raw, "fleet_sim.generate")
     n = count if count is not None else m.get("count", 0)
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_VEHICLES:
-        raise ConfigError(f"fleet_sim.generate.count must be an integer 0..{MAX_VEHICLES}, got {n!r}")
+        raise ConfigError(
+            f"fleet_sim.generate.count must be an integer 0..{MAX_VEHICLES}, got {n!r}"
+        )
     if n == 0:
         return []
     id_format = m.get("id_format", "uav{index}")
     if not isinstance(id_format, str) or "{index}" not in id_format:
-        raise ConfigError(f"fleet_sim.generate.id_format must contain '{{index}}', got {id_format!r}")
+        raise ConfigError(
+            f"fleet_sim.generate.id_format must contain '{{index}}', got {id_format!r}"
+        )
     origin = _geo(m.get("origin"), "fleet_sim.generate.origin")
     spacing = _number(m.get("spacing_m", 10.0), "fleet_sim.generate.spacing_m")
     if spacing <= 0:
@@ -302,14 +308,18 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
                 "and fleet_sim.generate is not configured"
             )
         vehicles += _generated(root.get("generate"), more, limits, battery, extra,
-                               len(vehicles))
+                               first_index=len(vehicles))
     if not 1 <= len(vehicles) <= MAX_VEHICLES:
         raise ConfigError(f"the simulator hosts 1..{MAX_VEHICLES} vehicles, got {len(vehicles)}")
-    seen: set[str] = set()
+    seen_ids: set[str] = set()
+    seen_prefixes: set[str] = set()
     for v in vehicles:
-        if v.vehicle_id in seen or v.mavros_prefix in {w.mavros_prefix for w in vehicles if w is not v}:
-            raise ConfigError(f"duplicate vehicle id or MAVROS prefix: {v.vehicle_id!r}")
-        seen.add(v.vehicle_id)
+        if v.vehicle_id in seen_ids or v.mavros_prefix in seen_prefixes:
+            raise ConfigError(
+                f"duplicate vehicle id or MAVROS prefix: {v.vehicle_id!r} ({v.mavros_prefix})"
+            )
+        seen_ids.add(v.vehicle_id)
+        seen_prefixes.add(v.mavros_prefix)
 
     tf = time_factor if time_factor is not None else root.get("time_factor", 1.0)
     tf = _number(tf, "fleet_sim.time_factor")

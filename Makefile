@@ -1,0 +1,34 @@
+# The two commands: `make setup` (once, idempotent) and `make test`; `make demo` runs the graph.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ENV := source scripts/env.sh &&
+PYTEST_ARGS ?=
+
+.PHONY: setup build test lint typecheck unit demo bench clean
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	bash scripts/setup.sh
+
+lint:
+	$(ENV) ruff check src tests bench
+
+typecheck:
+	$(ENV) mypy
+
+unit:
+	$(ENV) pytest -m "not ros" $(PYTEST_ARGS)
+
+test: lint typecheck
+	$(ENV) pytest $(PYTEST_ARGS)
+
+demo:
+	$(ENV) bash scripts/demo.sh
+
+bench:
+	$(ENV) python bench/sim_rate.py
+
+clean:
+	rm -rf build install log .venv
