@@ -21,7 +21,7 @@ def _upstream() -> list[tuple[str, str]]:
     return rows
 
 
-@pytest.mark.parametrize(("type_name", "upstream_hash"), _upstream(), ids=lambda v: str(v))
+@pytest.mark.parametrize(("type_name", "upstream_hash"), _upstream(), ids=str)
 def test_generated_type_hash_equals_upstream(type_name: str, upstream_hash: str) -> None:
     package, kind, name = type_name.split("/")
     description = Path(get_package_share_directory(package)) / kind / f"{name}.json"

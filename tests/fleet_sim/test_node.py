@@ -46,7 +46,7 @@ def sim(graph: RosGraph, sim_config: Path) -> Iterator[FleetSimNode]:
     node = FleetSimNode(context=graph.context, parameter_overrides=[
         Parameter("config_file", value=str(sim_config))])
     graph.add(node)
-    yield node
+    return node
 
 
 class Recorder:
@@ -101,7 +101,8 @@ def test_a_late_transient_local_subscriber_gets_the_last_state(
     sim.destroy_timer(sim._timer)  # stop new publications so only the history can answer
     late = Recorder(graph, State, "/uav0/mavros/state", STATE_QOS)
     msg = graph.wait_for(late.last, 10.0, "the last State for a late joiner")
-    assert msg.connected and msg.mode == "AUTO.LOITER"
+    assert msg.connected
+    assert msg.mode == "AUTO.LOITER"
 
 
 def test_arming_is_refused_below_ten_percent_battery(graph: RosGraph, sim: FleetSimNode) -> None:
@@ -131,9 +132,11 @@ def test_an_unknown_mode_is_not_sent(graph: RosGraph, sim: FleetSimNode) -> None
 def test_bad_failure_requests_are_refused_with_a_reason(graph: RosGraph, sim: FleetSimNode) -> None:
     client = graph.node("inj_client").create_client(InjectFailure, "/fleet_sim/inject_failure")
     r = graph.call(client, InjectFailure.Request(vehicle_id="ghost", failure=1, active=True))
-    assert not r.success and "ghost" in r.message
+    assert not r.success
+    assert "ghost" in r.message
     r = graph.call(client, InjectFailure.Request(vehicle_id="uav0", failure=42, active=True))
-    assert not r.success and "42" in r.message
+    assert not r.success
+    assert "42" in r.message
 
 
 def test_a_pushed_five_waypoint_mission_is_flown_with_reached_in_order(

@@ -6,27 +6,47 @@ import sys
 from collections.abc import Callable, Sequence
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.experimental import EventsExecutor  # type: ignore[attr-defined]
 from rclpy.node import Node
 
 from fleet_core.errors import FleetCoreError
 
 
-def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> int:
+def make_executor(kind: str = "events") -> Executor:
+    """Return the executor a node process spins with.
+
+    ``events`` is rclpy's EventsExecutor: it does not rebuild a wait set of every entity on
+    each spin, which matters for nodes with thousands of entities (fleet_sim with 500
+    vehicles: 45% instead of 100% of a core, measured). ``single`` is the classic executor.
+    """
+    if kind == "events":
+        return EventsExecutor()
+    if kind == "single":
+        return SingleThreadedExecutor()
+    raise ValueError(f"unknown executor kind {kind!r}; expected 'events' or 'single'")
+
+
+def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None,
+             executor_kind: str = "events") -> int:
     """Create the node with ``factory`` and spin it until shutdown; return an exit code.
 
     Configuration errors are reported in one line naming the bad value, with exit code 2.
     """
-    with rclpy.init(args=list(args) if args is not None else None):
+    with rclpy.init(args=list(args) if args is not None else None) as init:
+        context = init.context
         try:
             node = factory()
         except (FleetCoreError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        executor = SingleThreadedExecutor()
+        executor = make_executor(executor_kind)
         executor.add_node(node)
         try:
-            executor.spin()
+            # A bounded spin_once loop, not spin(): EventsExecutor.spin() in rclpy 9.1 keeps a
+            # core busy and does not return after shutdown (measured).
+            while context.ok():
+                executor.spin_once(timeout_sec=0.1)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:

@@ -20,7 +20,7 @@ from rclpy.node import Node
 T = TypeVar("T")
 
 
-class GraphTimeout(TimeoutError):
+class GraphTimeoutError(TimeoutError):
     """A wait on the graph passed its deadline."""
 
 
@@ -52,29 +52,29 @@ class RosGraph:
         """Create and spin a plain node (a test's client side)."""
         return self.add(Node(name, context=self.context, **kwargs))
 
-    def call(self, client: Client, request: Any, timeout: float = 5.0) -> Any:
-        """Call a service and return its response; raise GraphTimeout past the deadline."""
+    def call(self, client: Client[Any, Any], request: Any, timeout: float = 5.0) -> Any:
+        """Call a service and return its response; raise GraphTimeoutError past the deadline."""
         if not client.wait_for_service(timeout_sec=timeout):
-            raise GraphTimeout(f"service {client.srv_name} not available after {timeout} s")
+            raise GraphTimeoutError(f"service {client.srv_name} not available after {timeout} s")
         done = threading.Event()
         future = client.call_async(request)
         future.add_done_callback(lambda _f: done.set())
         if not done.wait(timeout):
             client.remove_pending_request(future)
-            raise GraphTimeout(f"service {client.srv_name} did not answer within {timeout} s")
+            raise GraphTimeoutError(f"service {client.srv_name} did not answer within {timeout} s")
         return future.result()
 
     @staticmethod
     def wait_for(predicate: Callable[[], T], timeout: float, what: str,
                  period: float = 0.02) -> T:
-        """Poll ``predicate`` until it returns a truthy value; raise GraphTimeout naming ``what``."""
+        """Poll ``predicate`` until it is truthy; raise GraphTimeoutError naming ``what``."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
             if value:
                 return value
             if time.monotonic() >= deadline:
-                raise GraphTimeout(f"timed out after {timeout} s waiting for {what}")
+                raise GraphTimeoutError(f"timed out after {timeout} s waiting for {what}")
             time.sleep(period)
 
     def close(self) -> None:

@@ -69,7 +69,7 @@ def test_vehicle_count_beyond_the_list_without_generate_is_an_error() -> None:
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nope.yaml"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml"):
         load_settings_file(tmp_path / "nope.yaml")
 
 

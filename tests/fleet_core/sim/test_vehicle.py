@@ -24,7 +24,7 @@ def make(**battery: float) -> SimVehicle:
     return SimVehicle(cfg)
 
 
-def item(cmd: int, east: float = 0.0, north: float = 0.0, alt: float = 20.0,
+def item(cmd: int, east: float = 0.0, north: float = 0.0, alt: float = 20.0, *,
          p1: float = 0.0, p2: float = 0.0) -> MissionItem:
     g = FRAME.to_geo(east, north, 0.0)
     return MissionItem(REL_ALT, cmd, False, True, p1, p2, 0.0, 0.0, g.latitude, g.longitude, alt)
@@ -244,7 +244,8 @@ class TestFailures:
         assert not v.connected
         assert v.arm(True) == MavResult.FAILED  # no COMMAND_ACK over a dead link
         v.inject(Failure.LINK_LOSS, False)
-        assert v.connected and v.link_up
+        assert v.connected
+        assert v.link_up
 
     def test_motor_failure_lands_and_blocks_arming(self) -> None:
         v = make()
