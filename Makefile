@@ -13,7 +13,7 @@ build:
 	bash scripts/setup.sh
 
 lint:
-	$(ENV) ruff check src tests bench
+	$(ENV) ruff check src tests bench launch
 
 typecheck:
 	$(ENV) mypy

@@ -295,8 +295,9 @@ class FleetSimNode(Node):
                  parameter_overrides: Sequence[Any] | None = None) -> None:
         super().__init__("fleet_sim", context=context,
                          parameter_overrides=list(parameter_overrides or []))
-        self.declare_parameter("config_file", default_config_file(), ParameterDescriptor(
-            description="fleet_sim YAML file: vehicles, homes, pads, limits"))
+        self.declare_parameter("config_file", "", ParameterDescriptor(
+            description="fleet_sim YAML file: vehicles, homes, pads, limits; empty uses the "
+                        "installed config/fleet_sim.yaml"))
         self.declare_parameter("vehicle_count", 0, ParameterDescriptor(
             description="vehicles to host (1..500); 0 takes the file's count"))
         self.declare_parameter("time_factor", 0.0, ParameterDescriptor(
@@ -323,7 +324,7 @@ class FleetSimNode(Node):
             f"time factor {s.time_factor:g}, {len(s.pads)} charging pads")
 
     def _load_settings(self) -> SimSettings:
-        path = self.get_parameter("config_file").value
+        path = self.get_parameter("config_file").value or default_config_file()
         count = self.get_parameter("vehicle_count").value
         factor = self.get_parameter("time_factor").value
         seed = self.get_parameter("seed").value
