@@ -219,3 +219,22 @@ def test_link_loss_flips_connected_after_the_timeout(graph: RosGraph, sim: Fleet
     graph.call(inject, InjectFailure.Request(
         vehicle_id="uav0", failure=InjectFailure.Request.FAILURE_LINK_LOSS, active=False))
     graph.wait_for(lambda: state.last().connected, 10.0, "connected again after recovery")
+
+
+def test_garbage_commands_are_refused_and_the_sim_keeps_serving(
+        graph: RosGraph, sim: FleetSimNode) -> None:
+    node = graph.node("garbage_client")
+    command = node.create_client(CommandLong, "/uav0/mavros/cmd/command")
+    nan = math.nan
+    r = graph.call(command, CommandLong.Request(command=MavCmd.DO_SET_MODE, param1=1.0,
+                                                param2=nan, param3=nan))
+    assert (r.success, r.result) == (False, MavResult.DENIED)
+    r = graph.call(command, CommandLong.Request(command=12345))
+    assert (r.success, r.result) == (False, MavResult.UNSUPPORTED)
+    r = graph.call(command, CommandLong.Request(command=MavCmd.COMPONENT_ARM_DISARM, param1=nan))
+    assert r.result == MavResult.DENIED
+    takeoff = node.create_client(CommandTOL, "/uav0/mavros/cmd/takeoff")
+    r = graph.call(takeoff, CommandTOL.Request(altitude=math.inf))
+    assert r.success  # like PX4: an unusable altitude falls back to MIS_TAKEOFF_ALT
+    arm = node.create_client(CommandBool, "/uav0/mavros/cmd/arming")
+    assert graph.call(arm, CommandBool.Request(value=True)).success

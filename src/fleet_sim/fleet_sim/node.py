@@ -86,7 +86,23 @@ class _VehicleIO:
         self.waypoints = pub(WaypointList, f"{p}/mission/waypoints", LATCHED_QOS)
         self.reached = pub(WaypointReached, f"{p}/mission/reached", LATCHED_QOS)
 
-        srv = node.create_service
+        logger = node.get_logger()
+
+        def srv(srv_type: Any, name: str, callback: Any) -> Any:
+            def guarded(request: Any, response: Any) -> Any:
+                # A bug triggered by one request must not take the whole fleet down:
+                # answer "failed" and log the request that caused it.
+                try:
+                    return callback(request, response)
+                except Exception as exc:
+                    logger.error(f"{name}: request {request} failed: {exc!r}")
+                    for field, value in (("success", False), ("result", int(MavResult.FAILED)),
+                                         ("mode_sent", False)):
+                        if hasattr(response, field):
+                            setattr(response, field, value)
+                    return response
+            return node.create_service(srv_type, name, guarded)
+
         self.services = [
             srv(SetMode, f"{p}/set_mode", self.set_mode_callback),
             srv(CommandBool, f"{p}/cmd/arming", self.arming_callback),

@@ -125,6 +125,13 @@ class TestModes:
         assert v.command(MavCmd.DO_SET_MODE, (1, 4, 5)) == MavResult.ACCEPTED
         assert v.mode == "AUTO.RTL"
 
+    @pytest.mark.parametrize("params", [(1, math.nan, 4), (1, 4, math.inf), (1, 99, 99)],
+                             ids=["nan-main", "inf-sub", "unknown-numbers"])
+    def test_do_set_mode_with_bad_numbers_is_denied(self, params: tuple[float, ...]) -> None:
+        v = make()
+        assert v.command(MavCmd.DO_SET_MODE, params) == MavResult.DENIED
+        assert v.mode == "AUTO.LOITER"
+
     def test_an_unknown_command_is_unsupported(self) -> None:
         assert make().command(31337, ()) == MavResult.UNSUPPORTED
 

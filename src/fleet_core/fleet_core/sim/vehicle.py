@@ -324,6 +324,8 @@ class SimVehicle:
         if cmd == MavCmd.NAV_TAKEOFF:
             return self.takeoff(p[6])
         if cmd == MavCmd.DO_SET_MODE:
+            if not (math.isfinite(p[1]) and math.isfinite(p[2])):
+                return MavResult.DENIED
             mode = PX4_CUSTOM_MODES.get((int(p[1]), int(p[2])))
             if mode is None:
                 return MavResult.DENIED
