@@ -84,11 +84,15 @@ for pkg in mavros_msgs geographic_msgs; do
   fi
 done
 
-BUILD_SUM="$( (find src -type f -not -name '*.pyc' -not -path '*/__pycache__/*' \
-  \( -name package.xml -o -name CMakeLists.txt -o -name '*.msg' -o -name '*.srv' \
-     -o -name '*.action' -o -name setup.py -o -name setup.cfg -o -name 'resource' \) \
-  -exec sha256sum {} + | sort; echo "skip=${SKIP[*]:-}"; echo "distro=${ROS_DISTRO:-wheels}") \
-  | sha256sum | cut -c1-16)"
+# build_sum: a checksum of everything that decides what colcon builds.
+build_sum() {
+  (find src -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' \
+    \( -name package.xml -o -name CMakeLists.txt -o -name '*.msg' -o -name '*.srv' \
+       -o -name '*.action' -o -name setup.py -o -name setup.cfg -o -path '*/resource/*' \) \
+    -exec sha256sum {} + | sort; echo "skip=${SKIP[*]:-}"; echo "distro=${ROS_DISTRO:-wheels}") \
+    | sha256sum | cut -c1-16
+}
+BUILD_SUM="$(build_sum)"
 if [[ -f "$STAMPS/build" && "$(cat "$STAMPS/build")" == "$BUILD_SUM" && -f install/setup.bash ]]; then
   log "workspace unchanged since the last build"
 else
@@ -101,7 +105,8 @@ else
     "${SKIP_ARGS[@]}" \
     --cmake-args -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF -Wno-dev \
     || die "colcon build failed (see build/log/latest_build)"
-  echo "$BUILD_SUM" > "$STAMPS/build"
+  # Taken after the build: building may itself touch files the checksum covers.
+  build_sum > "$STAMPS/build"
 fi
 
 # --- 5. Database: role, database, PostGIS, migrations. -------------------------------------
