@@ -1,0 +1,1 @@
+"""The fleet picture and the coordination rules applied to it (no ROS)."""
