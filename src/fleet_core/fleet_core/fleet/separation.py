@@ -1,9 +1,8 @@
 """Separation between airborne vehicles: present and predicted, with a spatial grid.
 
-Positions and velocities are in one local ENU frame (metres, m/s). Vehicles are hashed
-into square cells at least as wide as the largest distance two vehicles can close within
-the look-ahead, so any conflicting pair lies in the same or adjacent cells: each vehicle
-is compared with its neighbourhood only, O(n) for a fleet spread over an area.
+Positions and velocities are in one local ENU frame (metres, m/s). Each vehicle is
+indexed by the box it sweeps over the look-ahead; only vehicles whose boxes share a grid
+cell are compared, so a fleet spread over an area costs O(n), not O(n^2).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ class SeparationRules:
     horizontal_m: float = 15.0
     vertical_m: float = 8.0
     lookahead_s: float = 10.0
-    max_speed: float = 20.0  # bounds the cell size; faster tracks are clamped for hashing
+    max_speed: float = 20.0  # sizes the grid cells (correctness does not depend on it)
 
     def __post_init__(self) -> None:
         for name in ("horizontal_m", "vertical_m", "max_speed"):
@@ -78,36 +77,54 @@ def closest_approach(t1: Track, t2: Track, horizon_s: float) -> tuple[float, flo
     return t, math.hypot(px + vx * t, py + vy * t), abs(pz + vz * t)
 
 
+def _swept_box(t: Track, horizon_s: float, pad: float) -> tuple[float, float, float, float]:
+    """Return the box the track covers over the horizon, padded on every side."""
+    e2, n2 = t.east + t.ve * horizon_s, t.north + t.vn * horizon_s
+    return (min(t.east, e2) - pad, min(t.north, n2) - pad,
+            max(t.east, e2) + pad, max(t.north, n2) + pad)
+
+
 def find_conflicts(tracks: Sequence[Track], rules: SeparationRules) -> list[Conflict]:
-    """Return every pair of tracks that breaches the rules now or within the look-ahead."""
-    reach = rules.horizontal_m + 2 * rules.max_speed * rules.lookahead_s
-    cell = max(reach, 1.0)
+    """Return every pair of tracks that breaches the rules now or within the look-ahead.
+
+    Two tracks can only come within the horizontal minimum if the boxes they sweep over the
+    look-ahead, each padded by half the minimum, overlap. Each box is entered in the grid
+    cells it covers; only tracks sharing a cell are compared.
+    """
+    horizon = rules.lookahead_s
+    pad = rules.horizontal_m / 2
+    cell = max(2 * rules.horizontal_m, rules.max_speed * horizon / 2, 1.0)
+    boxes = [_swept_box(t, horizon, pad) for t in tracks]
     grid: dict[tuple[int, int], list[int]] = defaultdict(list)
-    keys: list[tuple[int, int]] = []
-    for i, t in enumerate(tracks):
-        k = (math.floor(t.east / cell), math.floor(t.north / cell))
-        keys.append(k)
-        grid[k].append(i)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        for cx in range(math.floor(x0 / cell), math.floor(x1 / cell) + 1):
+            for cy in range(math.floor(y0 / cell), math.floor(y1 / cell) + 1):
+                grid[(cx, cy)].append(i)
+    seen: set[tuple[int, int]] = set()
     conflicts: list[Conflict] = []
-    for i, t1 in enumerate(tracks):
-        cx, cy = keys[i]
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                for j in grid.get((cx + dx, cy + dy), ()):
-                    if j <= i:
-                        continue
-                    t2 = tracks[j]
-                    # Cheap reject before the closest-approach arithmetic.
-                    if abs(t2.east - t1.east) > reach or abs(t2.north - t1.north) > reach:
-                        continue
-                    now_h = math.hypot(t2.east - t1.east, t2.north - t1.north)
-                    now_v = abs(t2.up - t1.up)
-                    if now_h < rules.horizontal_m and now_v < rules.vertical_m:
-                        conflicts.append(Conflict(t1.vehicle_id, t2.vehicle_id, 0.0, now_h, now_v))
-                        continue
-                    tc, h, v = closest_approach(t1, t2, rules.lookahead_s)
-                    if h < rules.horizontal_m and v < rules.vertical_m:
-                        conflicts.append(Conflict(t1.vehicle_id, t2.vehicle_id, tc, h, v))
+    h_min, v_min = rules.horizontal_m, rules.vertical_m
+    for members in grid.values():
+        if len(members) < 2:
+            continue
+        for a_idx, i in enumerate(members):
+            bi = boxes[i]
+            for j in members[a_idx + 1:]:
+                bj = boxes[j]
+                if bi[0] > bj[2] or bj[0] > bi[2] or bi[1] > bj[3] or bj[1] > bi[3]:
+                    continue
+                pair = (i, j) if i < j else (j, i)
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                t1, t2 = tracks[pair[0]], tracks[pair[1]]
+                now_h = math.hypot(t2.east - t1.east, t2.north - t1.north)
+                now_v = abs(t2.up - t1.up)
+                if now_h < h_min and now_v < v_min:
+                    conflicts.append(Conflict(t1.vehicle_id, t2.vehicle_id, 0.0, now_h, now_v))
+                    continue
+                tc, h, v = closest_approach(t1, t2, horizon)
+                if h < h_min and v < v_min:
+                    conflicts.append(Conflict(t1.vehicle_id, t2.vehicle_id, tc, h, v))
     return conflicts
 
 
