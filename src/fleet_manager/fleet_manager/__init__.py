@@ -1,0 +1,1 @@
+"""fleet_manager: one live fleet picture from every vehicle's MAVROS topics."""

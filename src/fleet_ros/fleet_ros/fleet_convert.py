@@ -1,0 +1,88 @@
+"""Conversions between fleet_interfaces messages and fleet_core.fleet types."""
+
+from __future__ import annotations
+
+import math
+
+from builtin_interfaces.msg import Time
+from geographic_msgs.msg import GeoPoint as GeoPointMsg
+from geographic_msgs.msg import GeoPoseStamped, KeyValue
+
+from fleet_core.fleet.airspace import NoFlyZone
+from fleet_core.fleet.events import Event
+from fleet_core.fleet.model import Liveness, VehicleState
+from fleet_core.fleet.model import VehicleStatus as Status
+from fleet_core.geo import GeoPoint, yaw_to_quaternion
+from fleet_interfaces.msg import CoordinationEvent, HealthFlags, VehicleStatus
+from fleet_interfaces.msg import NoFlyZone as NoFlyZoneMsg
+
+
+def to_time(seconds: float) -> Time:
+    """Convert POSIX seconds to builtin_interfaces/Time."""
+    sec = math.floor(seconds)
+    return Time(sec=int(sec), nanosec=int((seconds - sec) * 1e9))
+
+
+def from_time(t: Time) -> float:
+    """Convert builtin_interfaces/Time to POSIX seconds."""
+    return float(t.sec) + float(t.nanosec) * 1e-9
+
+
+def geo_msg(p: GeoPoint | None) -> GeoPointMsg:
+    """Convert a GeoPoint (None → all NaN, the geographic_msgs convention for unknown)."""
+    if p is None:
+        return GeoPointMsg(latitude=math.nan, longitude=math.nan, altitude=math.nan)
+    return GeoPointMsg(latitude=float(p.latitude), longitude=float(p.longitude),
+                       altitude=float(p.altitude))
+
+
+def vehicle_status_msg(v: VehicleState, status: Status, liveness: Liveness) -> VehicleStatus:
+    """Convert a vehicle's state to fleet_interfaces/VehicleStatus."""
+    return VehicleStatus(
+        vehicle_id=v.vehicle_id, stamp=to_time(v.last_seen or 0.0), status=int(status),
+        liveness=int(liveness), autopilot_mode=v.mode, armed=v.armed,
+        landed_state=int(v.landed_state), battery_percent=float(v.battery_percent),
+        battery_voltage=float(v.battery_voltage), battery_current=float(v.battery_current),
+        position=geo_msg(v.position), relative_altitude=float(v.relative_altitude),
+        heading=float(v.heading), ground_speed=float(v.ground_speed), home=geo_msg(v.home),
+        current_mission_id=v.current_mission_id,
+        health=HealthFlags(gps_ok=v.gps_ok, estimator_ok=v.estimator_ok,
+                           sensors_ok=v.sensors_ok, motors_ok=v.motors_ok,
+                           battery_ok=not (v.battery_percent <= 5.0),
+                           link_ok=liveness is Liveness.FRESH, warnings=list(v.warnings)),
+    )
+
+
+def geopose_msg(v: VehicleState, frame_id: str = "earth") -> GeoPoseStamped | None:
+    """Convert a vehicle's position and heading to GeoPoseStamped (None without a fix)."""
+    if v.position is None:
+        return None
+    msg = GeoPoseStamped()
+    msg.header.stamp = to_time(v.position_time or 0.0)
+    msg.header.frame_id = frame_id
+    msg.pose.position = geo_msg(v.position)
+    yaw = math.radians(90.0 - v.heading) if math.isfinite(v.heading) else 0.0
+    x, y, z, w = yaw_to_quaternion(yaw)
+    o = msg.pose.orientation
+    o.x, o.y, o.z, o.w = x, y, z, w
+    return msg
+
+
+def event_msg(e: Event) -> CoordinationEvent:
+    """Convert a domain Event to fleet_interfaces/CoordinationEvent."""
+    return CoordinationEvent(
+        id=e.event_id, type=int(e.type), stamp=to_time(e.stamp), vehicle_ids=list(e.vehicle_ids),
+        severity=int(e.severity),
+        state=CoordinationEvent.STATE_RESOLVED if e.resolved else CoordinationEvent.STATE_OPEN,
+        resolution=e.resolution, data=[KeyValue(key=k, value=v) for k, v in e.data])
+
+
+def zone_from_msg(m: NoFlyZoneMsg) -> NoFlyZone:
+    """Convert fleet_interfaces/NoFlyZone (a zero time means no bound)."""
+    start = from_time(m.active_from)
+    end = from_time(m.active_until)
+    return NoFlyZone(
+        zone_id=m.id, name=m.name or m.id,
+        polygon=tuple(GeoPoint(p.latitude, p.longitude, p.altitude) for p in m.polygon),
+        floor_m=float(m.altitude_floor), ceiling_m=float(m.altitude_ceiling),
+        active_from=start or None, active_until=end or None)
