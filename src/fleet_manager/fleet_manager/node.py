@@ -334,10 +334,14 @@ class FleetManagerNode(Node):
         if event is None:
             return
         self.events_pub.publish(event_msg(event))
-        log = self.get_logger().warning if not event.resolved else self.get_logger().info
-        log(f"event {event.event_id} {event.type.name.lower()} "
-            f"{'resolved' if event.resolved else 'open'} {list(event.vehicle_ids)}: "
-            f"{event.resolution}")
+        text = (f"event {event.event_id} {event.type.name.lower()} "
+                f"{'resolved' if event.resolved else 'open'} {list(event.vehicle_ids)}: "
+                f"{event.resolution}")
+        # rclpy forbids one logging call site from changing severity: two call sites.
+        if event.resolved:
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warning(text)
 
     # ------------------------------------------------------------------ coordination
     def check_callback(self) -> None:

@@ -1,0 +1,211 @@
+"""fleet_manager keeps a live fleet picture from fleet_sim's MAVROS topics and acts on it."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from mavros_msgs.msg import State
+from mavros_msgs.srv import CommandBool, CommandTOL
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import BatteryState, NavSatFix, NavSatStatus
+
+from fleet_core.fleet.model import RejectReason
+from fleet_core.geo import GeoPoint, LocalFrame, haversine_m
+from fleet_interfaces.msg import CoordinationEvent, FleetStatus, VehicleStatus
+from fleet_interfaces.srv import InjectFailure, SetMaintenance
+from fleet_manager.node import EVENTS_QOS, FLEET_QOS, FleetManagerNode
+from fleet_ros.graph import RosGraph
+from fleet_ros.qos import SENSOR_QOS, STATE_QOS
+from fleet_sim.node import FleetSimNode
+
+pytestmark = pytest.mark.ros
+
+HOME = {"latitude": 47.397742, "longitude": 8.545594, "altitude": 488.0}
+FRAME = LocalFrame.at(GeoPoint(**HOME))
+
+
+def _home(east: float) -> dict[str, float]:
+    g = FRAME.to_geo(east, 0.0, 0.0)
+    return {"latitude": g.latitude, "longitude": g.longitude, "altitude": 488.0}
+
+
+def write(tmp_path: Path, name: str, doc: dict[str, Any]) -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def sim_config(tmp_path: Path, vehicles: list[dict[str, Any]], factor: float = 10.0) -> str:
+    return write(tmp_path, "sim.yaml", {"fleet_sim": {
+        "seed": 1, "time_factor": factor, "link_timeout_s": 10.0, "vehicles": vehicles}})
+
+
+def fleet_config(tmp_path: Path, **extra: Any) -> str:
+    doc: dict[str, Any] = {"origin": HOME, "vehicles": [], "status_rate_hz": 5.0,
+                           "check_rate_hz": 10.0, "command_timeout_s": 2.0,
+                           "discovery": {"enabled": True, "period_s": 0.5},
+                           "liveness": {"stale_after_s": 1.0, "lost_after_s": 3.0}}
+    doc.update(extra)
+    return write(tmp_path, "fleet.yaml", {"fleet_manager": doc})
+
+
+class Collector:
+    """Keeps every message of a topic, thread-safely."""
+
+    def __init__(self, graph: RosGraph, msg_type: Any, topic: str, qos: Any) -> None:
+        self.items: list[Any] = []
+        self._lock = threading.Lock()
+        graph.node(f"col_{abs(hash(topic)) % 10**8}").create_subscription(
+            msg_type, topic, self._add, qos)
+
+    def _add(self, msg: Any) -> None:
+        with self._lock:
+            self.items.append(msg)
+
+    def last(self) -> Any:
+        with self._lock:
+            return self.items[-1] if self.items else None
+
+    def find(self, pred: Callable[[Any], bool]) -> Any:
+        with self._lock:
+            return next((m for m in self.items if pred(m)), None)
+
+
+def vehicle(status: FleetStatus | None, vid: str) -> VehicleStatus | None:
+    if status is None:
+        return None
+    return next((v for v in status.vehicles if v.vehicle_id == vid), None)
+
+
+def start(graph: RosGraph, sim_yaml: str, fleet_yaml: str) -> tuple[FleetSimNode, FleetManagerNode]:
+    sim = FleetSimNode(context=graph.context,
+                       parameter_overrides=[Parameter("config_file", value=sim_yaml)])
+    fm = FleetManagerNode(context=graph.context,
+                          parameter_overrides=[Parameter("config_file", value=fleet_yaml)])
+    graph.add(sim)
+    graph.add(fm)
+    return sim, fm
+
+
+def test_a_vehicle_that_appears_late_is_discovered(graph: RosGraph, tmp_path: Path) -> None:
+    fm = graph.add(FleetManagerNode(context=graph.context, parameter_overrides=[
+        Parameter("config_file", value=fleet_config(tmp_path))]))
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    graph.wait_for(status.last, 5.0, "an (empty) fleet status")
+    assert fm.fleet == {}
+    graph.add(FleetSimNode(context=graph.context, parameter_overrides=[Parameter(
+        "config_file", value=sim_config(tmp_path, [{"id": "late1", "home": HOME}]))]))
+    v = graph.wait_for(lambda: (s := vehicle(status.last(), "late1")) and
+                       s.status == VehicleStatus.STATUS_IDLE and
+                       not math.isnan(s.battery_percent) and s, 10.0, "late1 idle with battery")
+    assert v.liveness == VehicleStatus.LIVENESS_FRESH
+    assert v.battery_percent == pytest.approx(100.0, abs=0.1)
+    assert v.position.latitude == pytest.approx(HOME["latitude"], abs=1e-6)
+
+
+def test_link_loss_makes_the_vehicle_offline_with_an_event_and_recovery_closes_it(
+        graph: RosGraph, tmp_path: Path) -> None:
+    start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME}]), fleet_config(tmp_path))
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    events = Collector(graph, CoordinationEvent, "/fleet/events", EVENTS_QOS)
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and s.liveness == 0, 10.0,
+                   "uav0 fresh")
+    inject = graph.node("inj").create_client(InjectFailure, "/fleet_sim/inject_failure")
+    graph.call(inject, InjectFailure.Request(vehicle_id="uav0", active=True,
+                                             failure=InjectFailure.Request.FAILURE_LINK_LOSS))
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and
+                   s.liveness == VehicleStatus.LIVENESS_STALE, 5.0, "uav0 stale")
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and
+                   s.status == VehicleStatus.STATUS_OFFLINE, 10.0, "uav0 offline")
+    opened = graph.wait_for(lambda: events.find(
+        lambda e: e.type == CoordinationEvent.TYPE_LINK_LOST and e.state == 0), 5.0,
+        "link_lost opened")
+    graph.call(inject, InjectFailure.Request(vehicle_id="uav0", active=False,
+                                             failure=InjectFailure.Request.FAILURE_LINK_LOSS))
+    closed = graph.wait_for(lambda: events.find(
+        lambda e: e.id == opened.id and e.state == CoordinationEvent.STATE_RESOLVED), 10.0,
+        "link_lost resolved")
+    assert closed.resolution == "link restored"
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and
+                   s.status == VehicleStatus.STATUS_IDLE, 5.0, "uav0 idle again")
+
+
+def test_garbage_telemetry_is_ignored_and_counted(graph: RosGraph, tmp_path: Path) -> None:
+    fm = graph.add(FleetManagerNode(context=graph.context, parameter_overrides=[
+        Parameter("config_file", value=fleet_config(
+            tmp_path, vehicles=[{"id": "fake", "mavros_prefix": "/fake/mavros"}]))]))
+    node = graph.node("garbage")
+    fix_pub = node.create_publisher(NavSatFix, "/fake/mavros/global_position/global", SENSOR_QOS)
+    bat_pub = node.create_publisher(BatteryState, "/fake/mavros/battery", SENSOR_QOS)
+    state_pub = node.create_publisher(State, "/fake/mavros/state", STATE_QOS)
+    state_pub.publish(State(connected=True, mode="AUTO.LOITER"))
+
+    def fix(lat: float, lon: float, stamp_offset: float = 0.0) -> NavSatFix:
+        m = NavSatFix(latitude=lat, longitude=lon, altitude=500.0)
+        m.status.status = NavSatStatus.STATUS_FIX
+        t = node.get_clock().now().nanoseconds * 1e-9 + stamp_offset
+        m.header.stamp.sec = int(t)
+        return m
+
+    v = fm.fleet["fake"]
+    graph.wait_for(lambda: fix_pub.get_subscription_count() > 0, 5.0, "the manager to subscribe")
+    fix_pub.publish(fix(47.4, 8.5))
+    graph.wait_for(lambda: v.position is not None, 5.0, "a first valid fix")
+    for bad in (fix(math.nan, 8.5), fix(95.0, 8.5), fix(47.5, 8.5),  # 11 km in no time
+                fix(47.4, 8.5, stamp_offset=3600.0)):
+        fix_pub.publish(bad)
+    bat_pub.publish(BatteryState(percentage=1.5, voltage=24.0))  # 150 %
+    bat_pub.publish(BatteryState(percentage=0.5, voltage=math.inf))
+    graph.wait_for(lambda: sum(v.rejected.values()) >= 6, 5.0, "six rejected samples")
+    assert v.rejected == {RejectReason.NOT_FINITE: 2, RejectReason.OUT_OF_RANGE: 2,
+                          RejectReason.IMPOSSIBLE_JUMP: 1, RejectReason.FUTURE_STAMP: 1}
+    assert v.position.latitude == pytest.approx(47.4)
+    assert math.isnan(v.battery_percent)
+
+
+def test_a_critical_battery_triggers_rtl_and_the_vehicle_lands_at_home(
+        graph: RosGraph, tmp_path: Path) -> None:
+    sim, _ = start(graph, sim_config(tmp_path, [
+        {"id": "uav0", "home": HOME, "battery": {"initial_percent": 23.0}}]),
+        fleet_config(tmp_path))
+    events = Collector(graph, CoordinationEvent, "/fleet/events", EVENTS_QOS)
+    state = Collector(graph, State, "/uav0/mavros/state", STATE_QOS)
+    node = graph.node("pilot")
+    takeoff = node.create_client(CommandTOL, "/uav0/mavros/cmd/takeoff")
+    arm = node.create_client(CommandBool, "/uav0/mavros/cmd/arming")
+    assert graph.call(takeoff, CommandTOL.Request(altitude=float(HOME["altitude"] + 30))).success
+    assert graph.call(arm, CommandBool.Request(value=True)).success
+    # Hover while the battery drains past the 20 % critical level.
+    graph.wait_for(lambda: (s := state.last()) and s.mode == "AUTO.LOITER" and s.armed, 15.0,
+                   "airborne")
+    critical = graph.wait_for(lambda: events.find(
+        lambda e: e.type == CoordinationEvent.TYPE_LOW_BATTERY
+        and e.severity == CoordinationEvent.SEVERITY_CRITICAL), 30.0, "critical battery event")
+    assert "return to launch" in critical.resolution
+    graph.wait_for(lambda: (s := state.last()) and s.mode == "AUTO.RTL", 10.0, "AUTO.RTL")
+    graph.wait_for(lambda: (s := state.last()) and not s.armed, 30.0, "landed and disarmed")
+    v = sim.vehicles[0]
+    assert haversine_m(v.position(), v.config.home) < 1.5
+
+
+def test_maintenance_is_set_through_the_service_and_unknown_ids_are_refused(
+        graph: RosGraph, tmp_path: Path) -> None:
+    start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME}]), fleet_config(tmp_path))
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    client = graph.node("ops").create_client(SetMaintenance, "/fleet_manager/set_maintenance")
+    bad = graph.call(client, SetMaintenance.Request(vehicle_id="nope", enabled=True))
+    assert not bad.success
+    assert "nope" in bad.message
+    graph.wait_for(lambda: vehicle(status.last(), "uav0"), 10.0, "uav0 known")
+    ok = graph.call(client, SetMaintenance.Request(vehicle_id="uav0", enabled=True,
+                                                   reason="prop swap"))
+    assert ok.success
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and
+                   s.status == VehicleStatus.STATUS_MAINTENANCE, 5.0, "uav0 in maintenance")
+    assert status.last().counts_by_status[VehicleStatus.STATUS_MAINTENANCE] == 1
