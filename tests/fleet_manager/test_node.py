@@ -209,3 +209,106 @@ def test_maintenance_is_set_through_the_service_and_unknown_ids_are_refused(
     graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and
                    s.status == VehicleStatus.STATUS_MAINTENANCE, 5.0, "uav0 in maintenance")
     assert status.last().counts_by_status[VehicleStatus.STATUS_MAINTENANCE] == 1
+
+
+class BreachMonitor:
+    """Samples the simulator's true positions every 20 ms on its own thread."""
+
+    def __init__(self, sim: FleetSimNode, check: Callable[[FleetSimNode], bool]) -> None:
+        self.breaches = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(sim, check), daemon=True)
+        self._thread.start()
+
+    def _run(self, sim: FleetSimNode, check: Callable[[FleetSimNode], bool]) -> None:
+        while not self._stop.wait(0.02):
+            self.samples += 1
+            if check(sim):
+                self.breaches += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
+def fly_mission(graph: RosGraph, vid: str, points: list[tuple[float, float]],
+                alt: float = 30.0) -> None:
+    from mavros_msgs.msg import Waypoint
+    from mavros_msgs.srv import SetMode, WaypointPush
+
+    node = graph.node(f"pilot_{vid}")
+    wps = [Waypoint(frame=Waypoint.FRAME_GLOBAL_REL_ALT, command=22, autocontinue=True,
+                    x_lat=FRAME.to_geo(*points[0], 0).latitude,
+                    y_long=FRAME.to_geo(*points[0], 0).longitude, z_alt=alt)]
+    for e, n in points[1:]:
+        g = FRAME.to_geo(e, n, 0.0)
+        wps.append(Waypoint(frame=Waypoint.FRAME_GLOBAL_REL_ALT, command=16, autocontinue=True,
+                            x_lat=g.latitude, y_long=g.longitude, z_alt=alt))
+    p = f"/{vid}/mavros"
+    assert graph.call(node.create_client(WaypointPush, f"{p}/mission/push"),
+                      WaypointPush.Request(waypoints=wps)).success
+    assert graph.call(node.create_client(SetMode, f"{p}/set_mode"),
+                      SetMode.Request(custom_mode="AUTO.MISSION")).mode_sent
+    assert graph.call(node.create_client(CommandBool, f"{p}/cmd/arming"),
+                      CommandBool.Request(value=True)).success
+
+
+def test_a_head_on_pair_is_resolved_without_a_separation_breach(
+        graph: RosGraph, tmp_path: Path) -> None:
+    sim, _ = start(graph, sim_config(tmp_path, [{"id": "uav0", "home": _home(0.0)},
+                                                {"id": "uav1", "home": _home(200.0)}],
+                                     factor=2.0), fleet_config(tmp_path))
+    events = Collector(graph, CoordinationEvent, "/fleet/events", EVENTS_QOS)
+
+    def breach(s: FleetSimNode) -> bool:
+        a, b = s.vehicles
+        if not (a.airborne and b.airborne):
+            return False
+        # Each vehicle's east is relative to its own home; uav1's home is 200 m east.
+        return math.hypot(a.east - (b.east + 200.0), a.north - b.north) < 15.0 and \
+            abs(a.up - b.up) < 8.0
+
+    # Both fly the same line in opposite directions at the same altitude.
+    fly_mission(graph, "uav0", [(0.0, 0.0), (260.0, 0.0)])
+    fly_mission(graph, "uav1", [(200.0, 0.0), (-60.0, 0.0)])
+    monitor = BreachMonitor(sim, breach)
+    try:
+        opened = graph.wait_for(lambda: events.find(
+            lambda e: e.type == CoordinationEvent.TYPE_COLLISION_AVOIDANCE), 40.0,
+            "a collision_avoidance event")
+        assert "uav1 holds" in opened.resolution
+        graph.wait_for(lambda: events.find(
+            lambda e: e.id == opened.id and e.state == CoordinationEvent.STATE_RESOLVED), 40.0,
+            "separation restored")
+        graph.wait_for(lambda: all(v.mission_finished for v in sim.vehicles), 60.0,
+                       "both missions finished")
+    finally:
+        monitor.stop()
+    assert monitor.samples > 100
+    assert monitor.breaches == 0
+
+
+def test_a_vehicle_flown_toward_a_no_fly_zone_stops_before_entering(
+        graph: RosGraph, tmp_path: Path) -> None:
+    zone = [FRAME.to_geo(e, n, 0.0) for e, n in ((150, -50), (250, -50), (250, 50), (150, 50))]
+    sim, _ = start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME}], factor=2.0),
+                   fleet_config(tmp_path, no_fly_zones=[{
+                       "id": "nfz", "floor_m": 0.0, "ceiling_m": 150.0,
+                       "polygon": [{"latitude": p.latitude, "longitude": p.longitude}
+                                   for p in zone]}]))
+    events = Collector(graph, CoordinationEvent, "/fleet/events", EVENTS_QOS)
+    state = Collector(graph, State, "/uav0/mavros/state", STATE_QOS)
+    monitor = BreachMonitor(sim, lambda s: 150.0 <= s.vehicles[0].east <= 250.0)
+    try:
+        fly_mission(graph, "uav0", [(0.0, 0.0), (400.0, 0.0)])
+        hit = graph.wait_for(lambda: events.find(
+            lambda e: e.type == CoordinationEvent.TYPE_AIRSPACE_CONFLICT), 40.0,
+            "an airspace_conflict event")
+        assert "hold" in hit.resolution
+        graph.wait_for(lambda: (s := state.last()) and s.mode == "AUTO.LOITER", 10.0, "hold")
+        graph.wait_for(lambda: sim.vehicles[0].ground_speed < 0.2, 20.0, "stopped")
+    finally:
+        monitor.stop()
+    assert monitor.breaches == 0
+    assert 60.0 < sim.vehicles[0].east < 150.0

@@ -44,7 +44,12 @@ from fleet_core.fleet.model import (
     check_position,
     check_stamp,
 )
-from fleet_core.fleet.separation import Track, find_conflicts, yielding_vehicle
+from fleet_core.fleet.separation import (
+    Track,
+    closest_approach,
+    find_conflicts,
+    yielding_vehicle,
+)
 from fleet_core.geo import GeoPoint, LocalFrame, haversine_m
 from fleet_core.mavlink import SENSORS_PRESENT, LandedState, MavCmd, MavResult
 from fleet_core.mavlink import Severity as TextSeverity
@@ -454,13 +459,23 @@ class FleetManagerNode(Node):
                       "yielding": yielder},
                 resolution=f"{yielder} holds position until separation is restored")
             if opened is not None and yielder not in self._held:
-                self._held[yielder] = self.fleet[yielder].mode
-                self.set_mode(yielder, "AUTO.LOITER", "hold for separation")
+                y = self.fleet[yielder]
+                self._held[yielder] = y.mode
+                self.hold_with_offset(yielder, self.settings.separation.vertical_m + 4.0)
             self.emit(opened)
+        by_id = {t.vehicle_id: t for t in tracks}
+        rules = self.settings.separation
         for open_key in self.book.open_keys("separation"):
             pair = (open_key[1], open_key[2])
             if pair in conflicts:
                 continue
+            a, b = by_id.get(pair[0]), by_id.get(pair[1])
+            if a is not None and b is not None:
+                # The altitude offset is what separates them now: resuming (and descending
+                # back) must wait until their paths are clear horizontally.
+                _, horizontal, _ = closest_approach(a, b, rules.lookahead_s)
+                if horizontal < rules.horizontal_m:
+                    continue
             self.emit(self.book.resolve(open_key, now, "separation restored"))
             for vid in pair:
                 resume = self._held.pop(vid, None)
@@ -472,6 +487,20 @@ class FleetManagerNode(Node):
         """Send a COMMAND_LONG to the vehicle (non-blocking, with deadline and retries)."""
         self.commands.send(self.links[vehicle_id].command, CommandLong.Request(command=int(cmd)),
                            vehicle_id=vehicle_id, what=what,
+                           accept=lambda r: bool(r.success) and r.result == MavResult.ACCEPTED)
+
+    def hold_with_offset(self, vehicle_id: str, climb_m: float) -> None:
+        """Hold where the vehicle is, ``climb_m`` higher (DO_REPOSITION, NaN = keep lat/lon)."""
+        v = self.fleet[vehicle_id]
+        if v.position is None:
+            self.set_mode(vehicle_id, "AUTO.LOITER", "hold for separation")
+            return
+        nan = math.nan
+        request = CommandLong.Request(command=int(MavCmd.DO_REPOSITION), param1=-1.0,
+                                      param4=nan, param5=nan, param6=nan,
+                                      param7=float(v.position.altitude + climb_m))
+        self.commands.send(self.links[vehicle_id].command, request, vehicle_id=vehicle_id,
+                           what=f"hold {climb_m:.0f} m higher for separation",
                            accept=lambda r: bool(r.success) and r.result == MavResult.ACCEPTED)
 
     def set_mode(self, vehicle_id: str, mode: str, what: str) -> None:

@@ -132,6 +132,20 @@ class TestModes:
         assert v.command(MavCmd.DO_SET_MODE, params) == MavResult.DENIED
         assert v.mode == "AUTO.LOITER"
 
+    def test_reposition_holds_at_the_new_altitude_keeping_nan_coordinates(self) -> None:
+        v = make()
+        fly_up(v, 20.0)
+        nan = math.nan
+        assert v.command(MavCmd.DO_REPOSITION,
+                         (-1, 0, 0, nan, nan, nan, HOME.altitude + 32.0)) == MavResult.ACCEPTED
+        assert v.mode == "AUTO.LOITER"
+        v.step(15.0)
+        assert v.up == pytest.approx(32.0, abs=0.3)
+        assert math.hypot(v.east, v.north) < 0.5
+
+    def test_reposition_on_the_ground_is_refused(self) -> None:
+        assert make().command(MavCmd.DO_REPOSITION, (0,) * 7) == MavResult.TEMPORARILY_REJECTED
+
     def test_an_unknown_command_is_unsupported(self) -> None:
         assert make().command(31337, ()) == MavResult.UNSUPPORTED
 

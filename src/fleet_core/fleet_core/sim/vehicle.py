@@ -336,6 +336,8 @@ class SimVehicle:
             if p[0] == 1.0:
                 return self._mode_result("AUTO.MISSION")
             return MavResult.DENIED
+        if cmd == MavCmd.DO_REPOSITION:
+            return self._reposition(p[4], p[5], p[6])
         if cmd == MavCmd.MISSION_START:
             return self._mode_result("AUTO.MISSION")
         if cmd == MavCmd.DO_CHANGE_SPEED:
@@ -344,6 +346,25 @@ class SimVehicle:
             self._cruise = self._speed_setting(p[1])
             return MavResult.ACCEPTED
         return MavResult.UNSUPPORTED
+
+    def _reposition(self, lat: float, lon: float, alt_amsl: float) -> MavResult:
+        """Handle DO_REPOSITION: hold at a new point; NaN keeps that coordinate (as PX4)."""
+        if not self.airborne:
+            return MavResult.TEMPORARILY_REJECTED
+        if not self.gps_fix or Failure.MOTOR_FAILURE in self.failures:
+            return MavResult.TEMPORARILY_REJECTED
+        here = self.frame.to_geo(self.east, self.north, self.up)
+        target = GeoPoint(lat if math.isfinite(lat) else here.latitude,
+                          lon if math.isfinite(lon) else here.longitude)
+        if not target.is_valid():
+            return MavResult.DENIED
+        up = alt_amsl - self.config.home.altitude if math.isfinite(alt_amsl) else self.up
+        if not -1.0 < up < 5000.0:
+            return MavResult.DENIED
+        e, n, _ = self.frame.to_enu(target)
+        self._set_mode("AUTO.LOITER")
+        self._nav = _Nav(target=(e, n), target_alt=max(up, 1.0), speed=self._cruise)
+        return MavResult.ACCEPTED
 
     def _mode_result(self, mode: str) -> MavResult:
         return MavResult.ACCEPTED if self.request_mode(mode) else MavResult.TEMPORARILY_REJECTED
