@@ -312,3 +312,26 @@ def test_a_vehicle_flown_toward_a_no_fly_zone_stops_before_entering(
         monitor.stop()
     assert monitor.breaches == 0
     assert 60.0 < sim.vehicles[0].east < 150.0
+
+
+def test_markers_and_diagnostics_show_each_vehicle_and_the_zones(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from visualization_msgs.msg import MarkerArray
+
+    zone = [FRAME.to_geo(e, n, 0.0) for e, n in ((150, -50), (250, -50), (250, 50))]
+    start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME}]),
+          fleet_config(tmp_path, no_fly_zones=[{"id": "nfz", "polygon": [
+              {"latitude": p.latitude, "longitude": p.longitude} for p in zone]}]))
+    markers = Collector(graph, MarkerArray, "/fleet/markers", FLEET_QOS)
+    diags = Collector(graph, DiagnosticArray, "/diagnostics", 10)
+    m = graph.wait_for(lambda: (a := markers.last()) and any(
+        x.ns == "vehicles" for x in a.markers) and a, 10.0, "vehicle markers")
+    by_ns = {x.ns: x for x in m.markers}
+    assert by_ns["vehicles"].header.frame_id == "fleet_map"
+    assert by_ns["vehicles"].pose.position.x == pytest.approx(0.0, abs=0.5)
+    assert by_ns["labels"].text.startswith("uav0 100%")
+    assert len(by_ns["no_fly_zones"].points) == 3 * 6  # 3 edges x (2 rings + 1 post) x 2 ends
+    d = graph.wait_for(lambda: (a := diags.last()) and len(a.status) == 2 and a, 10.0,
+                       "diagnostics")
+    assert {s.name for s in d.status} == {"fleet_manager: uav0", "fleet_manager"}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geographic_msgs.msg import GeoPoseStamped
 from geometry_msgs.msg import TwistStamped
 from mavros_msgs.msg import (
@@ -27,6 +29,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState, NavSatFix, NavSatStatus
 from std_msgs.msg import Float64
+from visualization_msgs.msg import MarkerArray
 
 from fleet_core.errors import ConfigError
 from fleet_core.fleet.airspace import Airspace
@@ -59,6 +62,7 @@ from fleet_interfaces.srv import SetMaintenance, SetNoFlyZones
 from fleet_ros.commands import CommandOutcome, CommandRunner
 from fleet_ros.entry import run_node
 from fleet_ros.fleet_convert import event_msg, geopose_msg, vehicle_status_msg, zone_from_msg
+from fleet_ros.markers import fleet_markers
 from fleet_ros.qos import MAVROS_TOPIC_QOS
 
 FLEET_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -146,8 +150,12 @@ class FleetManagerNode(Node):
         self._held: dict[str, str] = {}  # vehicle -> mode to resume after a separation hold
         self._acted: set[tuple[str, str]] = set()  # (vehicle, action) already commanded
         self._pattern = re.compile(s.discovery.prefix_pattern)
+        self._marker_ids: dict[str, int] = {}
+        self._trails: dict[str, deque[tuple[float, float, float]]] = {}
         self.fleet_pub = self.create_publisher(FleetStatus, "/fleet/status", FLEET_QOS)
         self.events_pub = self.create_publisher(CoordinationEvent, "/fleet/events", EVENTS_QOS)
+        self.markers_pub = self.create_publisher(MarkerArray, "/fleet/markers", FLEET_QOS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.commands = CommandRunner(self, timeout_s=s.command_timeout_s,
                                       retries=s.command_retries, on_done=self.command_done)
         for spec in s.vehicles:
@@ -158,6 +166,7 @@ class FleetManagerNode(Node):
         self.create_timer(1.0 / s.check_rate_hz, self.check_callback)
         if s.discovery.enabled:
             self.create_timer(s.discovery.period_s, self.discover_callback)
+        self.create_timer(1.0, self.publish_markers_and_diagnostics)
         self.get_logger().info(
             f"managing {len(self.fleet)} configured vehicles; discovery "
             f"{'on' if s.discovery.enabled else 'off'}; {len(s.no_fly_zones)} no-fly zones")
@@ -174,6 +183,8 @@ class FleetManagerNode(Node):
             return existing
         state = VehicleState(spec)
         self.fleet[spec.vehicle_id] = state
+        self._marker_ids[spec.vehicle_id] = len(self._marker_ids)
+        self._trails[spec.vehicle_id] = deque(maxlen=120)
         self.links[spec.vehicle_id] = _VehicleLink(self, state)
         return state
 
@@ -333,6 +344,49 @@ class FleetManagerNode(Node):
         fleet = FleetStatus(vehicles=msgs, counts_by_status=counts)
         fleet.stamp = self.get_clock().now().to_msg()
         self.fleet_pub.publish(fleet)
+
+    def publish_markers_and_diagnostics(self) -> None:
+        """Publish /fleet/markers (rviz) and /diagnostics, once a second."""
+        now = self.now()
+        th = self.settings.liveness
+        frame = self.airspace.frame
+        rows = []
+        for vid, v in self.fleet.items():
+            if v.position is not None:
+                trail = self._trails[vid]
+                point = frame.to_enu(v.position)
+                if not trail or math.dist(trail[-1], point) > 0.5:
+                    trail.append(point)
+            rows.append((self._marker_ids[vid], v, v.status(now, th)))
+        stamp = self.get_clock().now().to_msg()
+        self.markers_pub.publish(fleet_markers(rows, self._trails,
+                                               self.airspace.zones.values(), frame, stamp))
+        diag = DiagnosticArray()
+        diag.header.stamp = stamp
+        for _, v, status in rows:
+            liveness = v.liveness(now, th)
+            healthy = v.gps_ok and v.estimator_ok and v.sensors_ok and v.motors_ok
+            level = (DiagnosticStatus.STALE if liveness is Liveness.LOST else
+                     DiagnosticStatus.WARN if liveness is Liveness.STALE or not healthy else
+                     DiagnosticStatus.OK)
+            diag.status.append(DiagnosticStatus(
+                level=level, name=f"fleet_manager: {v.vehicle_id}", hardware_id=v.vehicle_id,
+                message=f"{status.name.lower()}, {liveness.name.lower()}",
+                values=[KeyValue(key="mode", value=v.mode),
+                        KeyValue(key="battery_percent", value=f"{v.battery_percent:.1f}"),
+                        KeyValue(key="gps_ok", value=str(v.gps_ok)),
+                        KeyValue(key="estimator_ok", value=str(v.estimator_ok)),
+                        KeyValue(key="sensors_ok", value=str(v.sensors_ok)),
+                        KeyValue(key="rejected_samples", value=str(sum(v.rejected.values())))]))
+        rejected = sum(sum(v.rejected.values()) for v in self.fleet.values())
+        diag.status.append(DiagnosticStatus(
+            level=DiagnosticStatus.OK, name="fleet_manager", hardware_id="fleet_manager",
+            message=f"{len(self.fleet)} vehicles",
+            values=[KeyValue(key="vehicles", value=str(len(self.fleet))),
+                    KeyValue(key="rejected_samples", value=str(rejected)),
+                    KeyValue(key="commands_in_flight", value=str(self.commands.pending)),
+                    KeyValue(key="no_fly_zones", value=str(len(self.airspace.zones)))]))
+        self.diagnostics_pub.publish(diag)
 
     def emit(self, event: Event | None) -> None:
         """Publish an event that opened, escalated or resolved."""
