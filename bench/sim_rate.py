@@ -21,17 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from _common import Spinner, cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """Return user+system CPU seconds used so far by process ``pid``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vehicles", type=int, default=200)
@@ -78,14 +70,7 @@ def main() -> int:
                                      counter(i), SENSOR_QOS)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        stop = threading.Event()
-
-        def spin() -> None:
-            while not stop.is_set():
-                executor.spin_once(timeout_sec=0.1)
-
-        spinner = threading.Thread(target=spin, daemon=True)
-        spinner.start()
+        spinner = Spinner(executor)
 
         t0 = time.monotonic()
         while True:
@@ -107,8 +92,7 @@ def main() -> int:
         with lock:
             end_counts = list(counts)
         cpu1, w1 = cpu_seconds(sim.pid), time.monotonic()
-        stop.set()
-        spinner.join(timeout=2)
+        spinner.stop()
 
         window = w1 - w0
         rates = [(e - s) / window for s, e in zip(start_counts, end_counts, strict=True)]
