@@ -335,3 +335,30 @@ def test_markers_and_diagnostics_show_each_vehicle_and_the_zones(
     d = graph.wait_for(lambda: (a := diags.last()) and len(a.status) == 2 and a, 10.0,
                        "diagnostics")
     assert {s.name for s in d.status} == {"fleet_manager: uav0", "fleet_manager"}
+
+
+def test_vehicles_are_added_and_removed_at_run_time_without_a_restart(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from fleet_interfaces.srv import AddVehicle, RemoveVehicle
+
+    start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME},
+                                       {"id": "uav9", "home": _home(30.0)}]),
+          fleet_config(tmp_path, discovery={"enabled": False},
+                       vehicles=[{"id": "uav0"}]))
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    ops = graph.node("ops_rt")
+    add = ops.create_client(AddVehicle, "/fleet_manager/add_vehicle")
+    remove = ops.create_client(RemoveVehicle, "/fleet_manager/remove_vehicle")
+    graph.wait_for(lambda: vehicle(status.last(), "uav0"), 10.0, "uav0")
+    assert vehicle(status.last(), "uav9") is None  # discovery is off
+    bad = graph.call(add, AddVehicle.Request(vehicle_id="9lives"))
+    assert not bad.success
+    assert "id must match" in bad.message
+    assert graph.call(add, AddVehicle.Request(vehicle_id="uav9")).success
+    assert not graph.call(add, AddVehicle.Request(vehicle_id="uav9")).success
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav9")) and
+                   s.status == VehicleStatus.STATUS_IDLE, 10.0, "uav9 idle")
+    assert graph.call(remove, RemoveVehicle.Request(vehicle_id="uav0")).success
+    graph.wait_for(lambda: (s := status.last()) and vehicle(s, "uav0") is None, 5.0,
+                   "uav0 gone from the fleet status")
+    assert not graph.call(remove, RemoveVehicle.Request(vehicle_id="uav0")).success

@@ -34,7 +34,7 @@ from visualization_msgs.msg import MarkerArray
 from fleet_core.errors import ConfigError
 from fleet_core.fleet.airspace import Airspace
 from fleet_core.fleet.battery import BatteryAction
-from fleet_core.fleet.config import FleetSettings, load_fleet_settings_file
+from fleet_core.fleet.config import FleetSettings, load_fleet_settings_file, vehicle_spec
 from fleet_core.fleet.events import Event, EventBook, EventType, Severity
 from fleet_core.fleet.model import (
     Liveness,
@@ -58,7 +58,7 @@ from fleet_core.mavlink import SENSORS_PRESENT, LandedState, MavCmd, MavResult
 from fleet_core.mavlink import Severity as TextSeverity
 from fleet_interfaces.msg import CoordinationEvent, FleetStatus
 from fleet_interfaces.msg import VehicleStatus as VehicleStatusMsg
-from fleet_interfaces.srv import SetMaintenance, SetNoFlyZones
+from fleet_interfaces.srv import AddVehicle, RemoveVehicle, SetMaintenance, SetNoFlyZones
 from fleet_ros.commands import CommandOutcome, CommandRunner
 from fleet_ros.entry import run_node
 from fleet_ros.fleet_convert import event_msg, geopose_msg, vehicle_status_msg, zone_from_msg
@@ -125,6 +125,15 @@ class _VehicleLink:
         self.geopose_pub = node.create_publisher(GeoPoseStamped,
                                                  f"/fleet/vehicles/{vid}/geopose", FLEET_QOS)
 
+    def destroy(self, node: Node) -> None:
+        """Drop every subscription, client and publisher of this vehicle."""
+        for sub in self.subscriptions:
+            node.destroy_subscription(sub)
+        node.destroy_client(self.set_mode)
+        node.destroy_client(self.command)
+        node.destroy_publisher(self.status_pub)
+        node.destroy_publisher(self.geopose_pub)
+
 
 class FleetManagerNode(Node):
     """Keeps the fleet picture, publishes it, and acts on coordination problems."""
@@ -151,6 +160,7 @@ class FleetManagerNode(Node):
         self._acted: set[tuple[str, str]] = set()  # (vehicle, action) already commanded
         self._pattern = re.compile(s.discovery.prefix_pattern)
         self._marker_ids: dict[str, int] = {}
+        self._removed_prefixes: set[str] = set()
         self._trails: dict[str, deque[tuple[float, float, float]]] = {}
         self.fleet_pub = self.create_publisher(FleetStatus, "/fleet/status", FLEET_QOS)
         self.events_pub = self.create_publisher(CoordinationEvent, "/fleet/events", EVENTS_QOS)
@@ -162,6 +172,8 @@ class FleetManagerNode(Node):
             self.add_vehicle(spec)
         self.create_service(SetMaintenance, "~/set_maintenance", self.set_maintenance_callback)
         self.create_service(SetNoFlyZones, "~/set_no_fly_zones", self.set_no_fly_zones_callback)
+        self.create_service(AddVehicle, "~/add_vehicle", self.add_vehicle_callback)
+        self.create_service(RemoveVehicle, "~/remove_vehicle", self.remove_vehicle_callback)
         self.create_timer(1.0 / s.status_rate_hz, self.publish_status)
         self.create_timer(1.0 / s.check_rate_hz, self.check_callback)
         if s.discovery.enabled:
@@ -183,14 +195,14 @@ class FleetManagerNode(Node):
             return existing
         state = VehicleState(spec)
         self.fleet[spec.vehicle_id] = state
-        self._marker_ids[spec.vehicle_id] = len(self._marker_ids)
+        self._marker_ids.setdefault(spec.vehicle_id, len(self._marker_ids))
         self._trails[spec.vehicle_id] = deque(maxlen=120)
         self.links[spec.vehicle_id] = _VehicleLink(self, state)
         return state
 
     def discover_callback(self) -> None:
         """Register any vehicle whose MAVROS state topic appeared in the graph."""
-        known = {v.spec.mavros_prefix for v in self.fleet.values()}
+        known = {v.spec.mavros_prefix for v in self.fleet.values()} | self._removed_prefixes
         for name, types in self.get_topic_names_and_types():
             if not name.endswith("/state") or "mavros_msgs/msg/State" not in types:
                 continue
@@ -588,6 +600,57 @@ class FleetManagerNode(Node):
         response.success = True
         response.message = (f"{v.vehicle_id} {'in' if v.maintenance else 'out of'} maintenance"
                             + (f": {request.reason}" if request.reason else ""))
+        self.get_logger().info(response.message)
+        self.publish_status()
+        return response
+
+    def add_vehicle_callback(self, request: AddVehicle.Request,
+                             response: AddVehicle.Response) -> AddVehicle.Response:
+        vid = request.vehicle_id
+        prefix = request.mavros_prefix or f"/{vid}/mavros"
+        try:
+            spec = vehicle_spec({"id": vid, "mavros_prefix": prefix,
+                                 "model": request.model or "multirotor"}, "add_vehicle")
+        except ConfigError as exc:
+            response.success = False
+            response.message = str(exc)
+            return response
+        if vid in self.fleet:
+            response.success = False
+            response.message = f"vehicle {vid!r} is already registered"
+            return response
+        if any(v.spec.mavros_prefix == prefix for v in self.fleet.values()):
+            response.success = False
+            response.message = f"MAVROS prefix {prefix} already belongs to another vehicle"
+            return response
+        self._removed_prefixes.discard(prefix)
+        self.add_vehicle(spec)
+        response.success = True
+        response.message = f"added {vid} at {prefix}"
+        self.get_logger().info(response.message)
+        return response
+
+    def remove_vehicle_callback(self, request: RemoveVehicle.Request,
+                                response: RemoveVehicle.Response) -> RemoveVehicle.Response:
+        vid = request.vehicle_id
+        link = self.links.pop(vid, None)
+        if link is None:
+            response.success = False
+            response.message = f"unknown vehicle_id {vid!r}; known: {sorted(self.fleet)}"
+            return response
+        link.destroy(self)
+        del self.fleet[vid]
+        self._last_status.pop(vid, None)
+        self._held.pop(vid, None)
+        self._trails.pop(vid, None)
+        now = self.now()
+        for key in [k for k in self.book.open_keys("link") + self.book.open_keys("battery")
+                    if vid in k]:
+            self.emit(self.book.resolve(key, now, f"{vid} removed from the fleet"))
+        response.success = True
+        # Discovery must not bring it straight back while its topics still exist.
+        self._removed_prefixes.add(link.state.spec.mavros_prefix)
+        response.message = f"removed {vid}; add_vehicle brings it back"
         self.get_logger().info(response.message)
         self.publish_status()
         return response
