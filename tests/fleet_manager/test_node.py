@@ -23,6 +23,7 @@ from fleet_manager.node import EVENTS_QOS, FLEET_QOS, FleetManagerNode
 from fleet_ros.graph import RosGraph
 from fleet_ros.qos import SENSOR_QOS, STATE_QOS
 from fleet_sim.node import FleetSimNode
+from tests.ros_helpers import Collector
 
 pytestmark = pytest.mark.ros
 
@@ -53,28 +54,6 @@ def fleet_config(tmp_path: Path, **extra: Any) -> str:
                            "liveness": {"stale_after_s": 1.0, "lost_after_s": 3.0}}
     doc.update(extra)
     return write(tmp_path, "fleet.yaml", {"fleet_manager": doc})
-
-
-class Collector:
-    """Keeps every message of a topic, thread-safely."""
-
-    def __init__(self, graph: RosGraph, msg_type: Any, topic: str, qos: Any) -> None:
-        self.items: list[Any] = []
-        self._lock = threading.Lock()
-        graph.node(f"col_{abs(hash(topic)) % 10**8}").create_subscription(
-            msg_type, topic, self._add, qos)
-
-    def _add(self, msg: Any) -> None:
-        with self._lock:
-            self.items.append(msg)
-
-    def last(self) -> Any:
-        with self._lock:
-            return self.items[-1] if self.items else None
-
-    def find(self, pred: Callable[[Any], bool]) -> Any:
-        with self._lock:
-            return next((m for m in self.items if pred(m)), None)
 
 
 def vehicle(status: FleetStatus | None, vid: str) -> VehicleStatus | None:

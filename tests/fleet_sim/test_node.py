@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -22,6 +20,7 @@ from fleet_interfaces.srv import InjectFailure
 from fleet_ros.graph import RosGraph
 from fleet_ros.qos import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 from fleet_sim.node import FleetSimNode
+from tests.ros_helpers import Collector
 
 pytestmark = pytest.mark.ros
 
@@ -49,28 +48,6 @@ def sim(graph: RosGraph, sim_config: Path) -> Iterator[FleetSimNode]:
     return node
 
 
-class Recorder:
-    """Collects the messages of one subscription, thread-safely."""
-
-    def __init__(self, graph: RosGraph, msg_type: Any, topic: str, qos: QoSProfile) -> None:
-        self.messages: list[Any] = []
-        self._lock = threading.Lock()
-        self.node = graph.node(f"rec_{abs(hash(topic)) % 10**8}")
-        self.node.create_subscription(msg_type, topic, self._callback, qos)
-
-    def _callback(self, msg: Any) -> None:
-        with self._lock:
-            self.messages.append(msg)
-
-    def last(self) -> Any:
-        with self._lock:
-            return self.messages[-1] if self.messages else None
-
-    def snapshot(self) -> list[Any]:
-        with self._lock:
-            return list(self.messages)
-
-
 def waypoint(cmd: int, east: float = 0.0, north: float = 0.0, alt: float = 20.0) -> Waypoint:
     g = FRAME.to_geo(east, north, 0.0)
     return Waypoint(frame=Waypoint.FRAME_GLOBAL_REL_ALT, command=cmd, autocontinue=True,
@@ -78,7 +55,7 @@ def waypoint(cmd: int, east: float = 0.0, north: float = 0.0, alt: float = 20.0)
 
 
 def test_a_best_effort_subscriber_gets_battery(graph: RosGraph, sim: FleetSimNode) -> None:
-    rec = Recorder(graph, BatteryState, "/uav0/mavros/battery", SENSOR_QOS)
+    rec = Collector(graph, BatteryState, "/uav0/mavros/battery", SENSOR_QOS)
     msg = graph.wait_for(rec.last, 10.0, "a BatteryState")
     assert msg.percentage == pytest.approx(1.0, abs=0.01)
     assert msg.voltage > 20.0
@@ -87,19 +64,19 @@ def test_a_best_effort_subscriber_gets_battery(graph: RosGraph, sim: FleetSimNod
 def test_a_reliable_subscriber_never_matches_the_best_effort_battery(
         graph: RosGraph, sim: FleetSimNode) -> None:
     reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-    wrong = Recorder(graph, BatteryState, "/uav0/mavros/battery", reliable)
-    right = Recorder(graph, BatteryState, "/uav0/mavros/battery", SENSOR_QOS)
+    wrong = Collector(graph, BatteryState, "/uav0/mavros/battery", reliable)
+    right = Collector(graph, BatteryState, "/uav0/mavros/battery", SENSOR_QOS)
     graph.wait_for(lambda: len(right.snapshot()) >= 3, 10.0, "battery on the right QoS")
     assert wrong.snapshot() == []
 
 
 def test_a_late_transient_local_subscriber_gets_the_last_state(
         graph: RosGraph, sim: FleetSimNode) -> None:
-    first = Recorder(graph, State, "/uav0/mavros/state", STATE_QOS)
+    first = Collector(graph, State, "/uav0/mavros/state", STATE_QOS)
     graph.wait_for(first.last, 10.0, "the first State")
     # Join late, after the sim has published; the durable history hands us the last state.
     sim.destroy_timer(sim._timer)  # stop new publications so only the history can answer
-    late = Recorder(graph, State, "/uav0/mavros/state", STATE_QOS)
+    late = Collector(graph, State, "/uav0/mavros/state", STATE_QOS)
     msg = graph.wait_for(late.last, 10.0, "the last State for a late joiner")
     assert msg.connected
     assert msg.mode == "AUTO.LOITER"
@@ -142,8 +119,8 @@ def test_bad_failure_requests_are_refused_with_a_reason(graph: RosGraph, sim: Fl
 def test_a_pushed_five_waypoint_mission_is_flown_with_reached_in_order(
         graph: RosGraph, sim: FleetSimNode) -> None:
     node = graph.node("mission_client")
-    reached = Recorder(graph, WaypointReached, "/uav0/mavros/mission/reached", LATCHED_QOS)
-    waypoints = Recorder(graph, WaypointList, "/uav0/mavros/mission/waypoints", LATCHED_QOS)
+    reached = Collector(graph, WaypointReached, "/uav0/mavros/mission/reached", LATCHED_QOS)
+    waypoints = Collector(graph, WaypointList, "/uav0/mavros/mission/waypoints", LATCHED_QOS)
     push = node.create_client(WaypointPush, "/uav0/mavros/mission/push")
     mission = [waypoint(MavCmd.NAV_TAKEOFF, alt=20), waypoint(MavCmd.NAV_WAYPOINT, 60, 0),
                waypoint(MavCmd.NAV_WAYPOINT, 60, 60), waypoint(MavCmd.NAV_WAYPOINT, 0, 60),
@@ -172,9 +149,9 @@ def test_a_mission_with_nan_coordinates_is_refused(graph: RosGraph, sim: FleetSi
 
 def test_rtl_lands_at_home_and_disarms(graph: RosGraph, sim: FleetSimNode) -> None:
     node = graph.node("rtl_client")
-    state = Recorder(graph, State, "/uav0/mavros/state", STATE_QOS)
-    fix = Recorder(graph, NavSatFix, "/uav0/mavros/global_position/global", SENSOR_QOS)
-    texts = Recorder(graph, StatusText, "/uav0/mavros/statustext/recv", SENSOR_QOS)
+    state = Collector(graph, State, "/uav0/mavros/state", STATE_QOS)
+    fix = Collector(graph, NavSatFix, "/uav0/mavros/global_position/global", SENSOR_QOS)
+    texts = Collector(graph, StatusText, "/uav0/mavros/statustext/recv", SENSOR_QOS)
     takeoff = node.create_client(CommandTOL, "/uav0/mavros/cmd/takeoff")
     arm = node.create_client(CommandBool, "/uav0/mavros/cmd/arming")
     command = node.create_client(CommandLong, "/uav0/mavros/cmd/command")
@@ -200,8 +177,8 @@ def test_rtl_lands_at_home_and_disarms(graph: RosGraph, sim: FleetSimNode) -> No
 
 
 def test_link_loss_flips_connected_after_the_timeout(graph: RosGraph, sim: FleetSimNode) -> None:
-    state = Recorder(graph, State, "/uav0/mavros/state", STATE_QOS)
-    fix = Recorder(graph, NavSatFix, "/uav0/mavros/global_position/global", SENSOR_QOS)
+    state = Collector(graph, State, "/uav0/mavros/state", STATE_QOS)
+    fix = Collector(graph, NavSatFix, "/uav0/mavros/global_position/global", SENSOR_QOS)
     graph.wait_for(lambda: (s := state.last()) and s.connected, 10.0, "a connected State")
     inject = graph.node("link_client").create_client(InjectFailure, "/fleet_sim/inject_failure")
     r = graph.call(inject, InjectFailure.Request(
@@ -238,3 +215,18 @@ def test_garbage_commands_are_refused_and_the_sim_keeps_serving(
     assert r.success  # like PX4: an unusable altitude falls back to MIS_TAKEOFF_ALT
     arm = node.create_client(CommandBool, "/uav0/mavros/cmd/arming")
     assert graph.call(arm, CommandBool.Request(value=True)).success
+
+
+def test_parameters_are_read_only_after_start(graph: RosGraph, sim: FleetSimNode) -> None:
+    result = sim.set_parameters([Parameter("vehicle_count", value=7)])[0]
+    assert not result.successful
+    assert "read-only" in result.reason
+    assert len(sim.vehicles) == 2
+
+
+def test_a_bad_parameter_is_refused_naming_it(graph: RosGraph, sim_config: Path) -> None:
+    from fleet_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"time_factor must be 0\.01\.\.100"):
+        FleetSimNode(context=graph.context, parameter_overrides=[
+            Parameter("config_file", value=str(sim_config)), Parameter("time_factor", value=500.0)])

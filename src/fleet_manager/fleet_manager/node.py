@@ -6,10 +6,8 @@ import math
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geographic_msgs.msg import GeoPoseStamped
 from geometry_msgs.msg import TwistStamped
@@ -22,7 +20,6 @@ from mavros_msgs.msg import (
     SysStatus,
 )
 from mavros_msgs.srv import CommandLong, SetMode
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.client import Client
 from rclpy.context import Context
 from rclpy.node import Node
@@ -60,7 +57,7 @@ from fleet_interfaces.msg import CoordinationEvent, FleetStatus
 from fleet_interfaces.msg import VehicleStatus as VehicleStatusMsg
 from fleet_interfaces.srv import AddVehicle, RemoveVehicle, SetMaintenance, SetNoFlyZones
 from fleet_ros.commands import CommandOutcome, CommandRunner
-from fleet_ros.entry import run_node
+from fleet_ros.entry import installed_config, read_only, run_node
 from fleet_ros.fleet_convert import event_msg, geopose_msg, vehicle_status_msg, zone_from_msg
 from fleet_ros.markers import fleet_markers
 from fleet_ros.qos import MAVROS_TOPIC_QOS
@@ -73,14 +70,6 @@ FLEET_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
 EVENTS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def default_config_file() -> str:
-    """Return the fleet.yaml installed with the package."""
-    try:
-        return str(Path(get_package_share_directory("fleet_manager")) / "config" / "fleet.yaml")
-    except PackageNotFoundError:
-        return ""
 
 
 def _stamp_s(header: Any) -> float:
@@ -142,9 +131,10 @@ class FleetManagerNode(Node):
                  parameter_overrides: Sequence[Any] | None = None) -> None:
         super().__init__("fleet_manager", context=context,
                          parameter_overrides=list(parameter_overrides or []))
-        self.declare_parameter("config_file", "", ParameterDescriptor(
-            description="fleet.yaml; empty uses the installed config/fleet.yaml"))
-        path = self.get_parameter("config_file").value or default_config_file()
+        self.declare_parameter("config_file", "", read_only(
+            "fleet.yaml; empty uses the installed config/fleet.yaml"))
+        path = self.get_parameter("config_file").value or installed_config(
+            "fleet_manager", "fleet.yaml")
         if not path:
             raise ConfigError("parameter config_file is empty and no installed fleet.yaml found")
         self.settings: FleetSettings = load_fleet_settings_file(path)
@@ -222,7 +212,9 @@ class FleetManagerNode(Node):
                         ) -> Callable[[Any], None]:
         """Wrap a topic handler: look up the vehicle, validate, never raise into rclpy."""
         def callback(msg: Any) -> None:
-            state = self.fleet[vehicle_id]
+            state = self.fleet.get(vehicle_id)
+            if state is None:  # removed while this message was queued
+                return
             now = self.now()
             header = getattr(msg, "header", None)
             if header is not None:
@@ -435,12 +427,13 @@ class FleetManagerNode(Node):
             key = ("link", vid)
             if v.last_seen is None:
                 continue
-            if v.liveness(now, th) is Liveness.LOST:
+            liveness = v.liveness(now, th)
+            if liveness is Liveness.LOST:
                 self.emit(self.book.open(key, type_=EventType.LINK_LOST, vehicle_ids=(vid,),
                                          severity=Severity.CRITICAL, now=now,
                                          resolution="waiting for the link to recover",
                                          data={"last_seen_s_ago": f"{now - v.last_seen:.1f}"}))
-            elif v.liveness(now, th) is Liveness.FRESH:
+            elif liveness is Liveness.FRESH:
                 self.emit(self.book.resolve(key, now, "link restored"))
 
     def _check_battery(self, now: float) -> None:
@@ -579,13 +572,12 @@ class FleetManagerNode(Node):
         if outcome.ok:
             self.get_logger().info(f"{outcome.vehicle_id}: {outcome.what}: {outcome.detail}")
             return
-        now = self.now()
-        self.emit(self.book.open(
-            ("command", outcome.vehicle_id, outcome.what, f"{now:.3f}"),
+        # A one-shot event: nothing stays open (and nothing accumulates in the book).
+        self.emit(self.book.notice(
             type_=EventType.COMMAND_FAILED, vehicle_ids=(outcome.vehicle_id,),
-            severity=Severity.CRITICAL, now=now,
+            severity=Severity.CRITICAL, now=self.now(),
             data={"command": outcome.what, "attempts": str(outcome.attempts)},
-            resolution=outcome.detail))
+            resolution=f"{outcome.what} failed: {outcome.detail}"))
 
     # ------------------------------------------------------------------ services
     def set_maintenance_callback(self, request: SetMaintenance.Request,

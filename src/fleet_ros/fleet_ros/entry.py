@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import rclpy
+from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.experimental import EventsExecutor  # type: ignore[attr-defined]
 from rclpy.node import Node
 
 from fleet_core.errors import FleetCoreError
+
+
+def installed_config(package: str, name: str) -> str:
+    """Return ``share/<package>/config/<name>`` of the installed package, or "" if absent."""
+    try:
+        return str(Path(get_package_share_directory(package)) / "config" / name)
+    except PackageNotFoundError:
+        return ""
+
+
+def read_only(description: str) -> ParameterDescriptor:
+    """Describe a parameter read once at start-up: a later change is refused, not ignored."""
+    return ParameterDescriptor(description=description, read_only=True)
 
 
 def make_executor(kind: str = "events") -> Executor:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from mavros_msgs.msg import (
     EstimatorStatus,
@@ -29,7 +27,6 @@ from mavros_msgs.srv import (
     WaypointPush,
     WaypointSetCurrent,
 )
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.context import Context
 from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
@@ -43,18 +40,9 @@ from fleet_core.mavlink import PX4_MODES, SENSORS_PRESENT, MavResult
 from fleet_core.sim.config import SimSettings, load_settings_file
 from fleet_core.sim.vehicle import Failure, SimVehicle
 from fleet_interfaces.srv import InjectFailure
-from fleet_ros.entry import run_node
+from fleet_ros.entry import installed_config, read_only, run_node
 from fleet_ros.mavros_convert import items_to_waypoints, waypoints_to_items
 from fleet_ros.qos import LATCHED_QOS, SENSOR_QOS, STATE_QOS
-
-
-def default_config_file() -> str:
-    """Return the fleet_sim.yaml installed with the package."""
-    try:
-        return str(Path(get_package_share_directory("fleet_sim")) / "config" / "fleet_sim.yaml")
-    except PackageNotFoundError:
-        return ""
-
 
 _NO_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
 
@@ -227,12 +215,7 @@ class _VehicleIO:
                 # What MAVROS publishes once the link has been silent for its timeout.
                 self.state.publish(State(header=_header(stamp), connected=False))
             return
-        self.state.publish(State(
-            header=_header(stamp), connected=True, armed=v.armed, guided=v.guided,
-            manual_input=False, mode=v.mode, system_status=int(v.system_status)))
-        self.extended_state.publish(ExtendedState(
-            header=_header(stamp), vtol_state=ExtendedState.VTOL_STATE_MC,
-            landed_state=int(v.landed_state)))
+        self.publish_autopilot_state(stamp)
         b, bm = v.battery, self._battery
         bm.header.stamp = stamp
         bm.voltage = float(b.voltage)
@@ -261,6 +244,17 @@ class _VehicleIO:
             gps_glitch_status_flag=not gps, accel_error_status_flag=False))
         self.publish_home(stamp)
 
+    def publish_autopilot_state(self, stamp: Any) -> None:
+        """Publish state and extended_state (the heartbeat, or at once on a change)."""
+        v = self.vehicle
+        v.state_changed = False
+        self.state.publish(State(
+            header=_header(stamp), connected=True, armed=v.armed, guided=v.guided,
+            manual_input=False, mode=v.mode, system_status=int(v.system_status)))
+        self.extended_state.publish(ExtendedState(
+            header=_header(stamp), vtol_state=ExtendedState.VTOL_STATE_MC,
+            landed_state=int(v.landed_state)))
+
     def publish_home(self, stamp: Any) -> None:
         home = self.vehicle.config.home
         msg = HomePosition(header=_header(stamp))
@@ -276,13 +270,7 @@ class _VehicleIO:
             v.drain_texts()  # a text sent over a dead link never arrives
             return
         if v.state_changed:
-            v.state_changed = False
-            self.state.publish(State(
-                header=_header(stamp), connected=True, armed=v.armed, guided=v.guided,
-                mode=v.mode, system_status=int(v.system_status)))
-            self.extended_state.publish(ExtendedState(
-                header=_header(stamp), vtol_state=ExtendedState.VTOL_STATE_MC,
-                landed_state=int(v.landed_state)))
+            self.publish_autopilot_state(stamp)
         if v.mission_changed:
             v.mission_changed = False
             self.waypoints.publish(WaypointList(
@@ -311,15 +299,15 @@ class FleetSimNode(Node):
                  parameter_overrides: Sequence[Any] | None = None) -> None:
         super().__init__("fleet_sim", context=context,
                          parameter_overrides=list(parameter_overrides or []))
-        self.declare_parameter("config_file", "", ParameterDescriptor(
-            description="fleet_sim YAML file: vehicles, homes, pads, limits; empty uses the "
+        self.declare_parameter("config_file", "", read_only(
+            "fleet_sim YAML file: vehicles, homes, pads, limits; empty uses the "
                         "installed config/fleet_sim.yaml"))
-        self.declare_parameter("vehicle_count", 0, ParameterDescriptor(
-            description="vehicles to host (1..500); 0 takes the file's count"))
-        self.declare_parameter("time_factor", 0.0, ParameterDescriptor(
-            description="simulated seconds per wall second (0.01..100); 0 takes the file's"))
-        self.declare_parameter("seed", -1, ParameterDescriptor(
-            description="random seed for GPS noise; -1 takes the file's"))
+        self.declare_parameter("vehicle_count", 0, read_only(
+            "vehicles to host (1..500); 0 takes the file's count"))
+        self.declare_parameter("time_factor", 0.0, read_only(
+            "simulated seconds per wall second (0.01..100); 0 takes the file's"))
+        self.declare_parameter("seed", -1, read_only(
+            "random seed for GPS noise; -1 takes the file's"))
         self.settings = self._load_settings()
         s = self.settings
         self.vehicles = [SimVehicle(cfg, pads=s.pads, seed=s.seed,
@@ -340,7 +328,8 @@ class FleetSimNode(Node):
             f"time factor {s.time_factor:g}, {len(s.pads)} charging pads")
 
     def _load_settings(self) -> SimSettings:
-        path = self.get_parameter("config_file").value or default_config_file()
+        path = self.get_parameter("config_file").value or installed_config(
+            "fleet_sim", "fleet_sim.yaml")
         count = self.get_parameter("vehicle_count").value
         factor = self.get_parameter("time_factor").value
         seed = self.get_parameter("seed").value

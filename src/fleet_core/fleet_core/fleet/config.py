@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from fleet_core.errors import ConfigError
 from fleet_core.fleet.airspace import NoFlyZone
@@ -17,6 +14,7 @@ from fleet_core.fleet.battery import BatteryPolicy
 from fleet_core.fleet.model import LivenessThresholds, VehicleSpec
 from fleet_core.fleet.separation import SeparationRules
 from fleet_core.geo import GeoPoint
+from fleet_core.yaml_config import geo_point, load_file, mapping, number, only, positive
 
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _PREFIX_RE = re.compile(r"^(/[A-Za-z][A-Za-z0-9_]*)+$")
@@ -54,55 +52,20 @@ class FleetSettings:
     separation_enabled: bool = True
 
 
-def _mapping(raw: object, where: str) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(raw).__name__}")
-    return raw
-
-
-def _number(raw: object, where: str, *, positive: bool = True) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        raise ConfigError(f"{where} must be a finite number, got {raw!r}")
-    if positive and raw <= 0:
-        raise ConfigError(f"{where} must be positive, got {raw!r}")
-    return float(raw)
-
-
-def _only(m: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = set(m) - allowed
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(allowed)})")
-
-
-def _geo(raw: object, where: str) -> GeoPoint:
-    m = _mapping(raw, where)
-    _only(m, {"latitude", "longitude", "altitude"}, where)
-    if "latitude" not in m or "longitude" not in m:
-        raise ConfigError(f"{where} needs latitude and longitude")
-    p = GeoPoint(_number(m["latitude"], f"{where}.latitude", positive=False),
-                 _number(m["longitude"], f"{where}.longitude", positive=False),
-                 _number(m.get("altitude", 0.0), f"{where}.altitude", positive=False))
-    if not p.is_valid():
-        raise ConfigError(f"{where} is not a valid WGS-84 position: {p}")
-    return p
-
-
 def vehicle_spec(raw: object, where: str) -> VehicleSpec:
     """Build one VehicleSpec from a mapping."""
-    m = _mapping(raw, where)
-    _only(m, {"id", "mavros_prefix", "model", "capabilities", "home_site"}, where)
+    m = mapping(raw, where)
+    only(m, {"id", "mavros_prefix", "model", "capabilities", "home_site"}, where)
     vid = m.get("id")
     if not isinstance(vid, str) or not _ID_RE.match(vid):
         raise ConfigError(f"{where}.id must match {_ID_RE.pattern}, got {vid!r}")
     prefix = m.get("mavros_prefix", f"/{vid}/mavros")
     if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
         raise ConfigError(f"{where}.mavros_prefix must be an absolute namespace, got {prefix!r}")
-    caps = _mapping(m.get("capabilities"), f"{where}.capabilities")
+    caps = mapping(m.get("capabilities"), f"{where}.capabilities")
     names = {"max_payload_kg", "max_range_m", "cruise_speed", "max_speed", "battery_capacity_wh"}
-    _only(caps, names, f"{where}.capabilities")
-    values = {k: _number(v, f"{where}.capabilities.{k}", positive=k != "max_payload_kg")
+    only(caps, names, f"{where}.capabilities")
+    values = {k: (number if k == "max_payload_kg" else positive)(v, f"{where}.capabilities.{k}")
               for k, v in caps.items()}
     model = m.get("model", "multirotor")
     site = m.get("home_site", "")
@@ -113,21 +76,21 @@ def vehicle_spec(raw: object, where: str) -> VehicleSpec:
 
 
 def _zone(raw: object, where: str) -> NoFlyZone:
-    m = _mapping(raw, where)
-    _only(m, {"id", "name", "polygon", "floor_m", "ceiling_m", "active_from", "active_until"},
+    m = mapping(raw, where)
+    only(m, {"id", "name", "polygon", "floor_m", "ceiling_m", "active_from", "active_until"},
           where)
     ring = m.get("polygon")
     if not isinstance(ring, list):
         raise ConfigError(f"{where}.polygon must be a list of points")
     zone = NoFlyZone(
         zone_id=str(m.get("id", "")), name=str(m.get("name", m.get("id", ""))),
-        polygon=tuple(_geo(p, f"{where}.polygon[{i}]") for i, p in enumerate(ring)),
-        floor_m=_number(m.get("floor_m", 0.0), f"{where}.floor_m", positive=False),
-        ceiling_m=_number(m.get("ceiling_m", 10_000.0), f"{where}.ceiling_m", positive=False),
+        polygon=tuple(geo_point(p, f"{where}.polygon[{i}]") for i, p in enumerate(ring)),
+        floor_m=number(m.get("floor_m", 0.0), f"{where}.floor_m"),
+        ceiling_m=number(m.get("ceiling_m", 10_000.0), f"{where}.ceiling_m"),
         active_from=None if m.get("active_from") is None else
-        _number(m["active_from"], f"{where}.active_from", positive=False),
+        number(m["active_from"], f"{where}.active_from"),
         active_until=None if m.get("active_until") is None else
-        _number(m["active_until"], f"{where}.active_until", positive=False),
+        number(m["active_until"], f"{where}.active_until"),
     )
     try:
         zone.validate()
@@ -138,8 +101,8 @@ def _zone(raw: object, where: str) -> NoFlyZone:
 
 def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
     """Build FleetSettings from the ``fleet_manager`` mapping of a YAML document."""
-    root = _mapping(data.get("fleet_manager", data), "fleet_manager")
-    _only(root, {"origin", "vehicles", "discovery", "liveness", "separation", "battery",
+    root = mapping(data.get("fleet_manager", data), "fleet_manager")
+    only(root, {"origin", "vehicles", "discovery", "liveness", "separation", "battery",
                  "no_fly_zones", "status_rate_hz", "check_rate_hz", "command_timeout_s",
                  "command_retries"}, "fleet_manager")
     raw_vehicles = root.get("vehicles") or []
@@ -150,8 +113,8 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
     ids = [v.vehicle_id for v in vehicles]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"fleet_manager.vehicles has duplicate ids: {ids}")
-    d = _mapping(root.get("discovery"), "fleet_manager.discovery")
-    _only(d, {"enabled", "prefix_pattern", "period_s"}, "fleet_manager.discovery")
+    d = mapping(root.get("discovery"), "fleet_manager.discovery")
+    only(d, {"enabled", "prefix_pattern", "period_s"}, "fleet_manager.discovery")
     pattern = d.get("prefix_pattern", DEFAULT_PREFIX_PATTERN)
     try:
         compiled = re.compile(pattern)
@@ -162,26 +125,27 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
     enabled = d.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"fleet_manager.discovery.enabled must be true/false, got {enabled!r}")
-    period = _number(d.get("period_s", 2.0), "fleet_manager.discovery.period_s")
+    period = positive(d.get("period_s", 2.0), "fleet_manager.discovery.period_s")
     discovery = DiscoverySettings(enabled, pattern, period)
-    lv = _mapping(root.get("liveness"), "fleet_manager.liveness")
-    sep = _mapping(root.get("separation"), "fleet_manager.separation")
-    bat = _mapping(root.get("battery"), "fleet_manager.battery")
-    _only(lv, {"stale_after_s", "lost_after_s"}, "fleet_manager.liveness")
-    _only(sep, {"enabled", "horizontal_m", "vertical_m", "lookahead_s", "max_speed"},
+    lv = mapping(root.get("liveness"), "fleet_manager.liveness")
+    sep = mapping(root.get("separation"), "fleet_manager.separation")
+    bat = mapping(root.get("battery"), "fleet_manager.battery")
+    only(lv, {"stale_after_s", "lost_after_s"}, "fleet_manager.liveness")
+    only(sep, {"enabled", "horizontal_m", "vertical_m", "lookahead_s", "max_speed"},
           "fleet_manager.separation")
-    _only(bat, {"warning_percent", "critical_percent", "reserve_percent"},
+    only(bat, {"warning_percent", "critical_percent", "reserve_percent"},
           "fleet_manager.battery")
     sep_enabled = sep.get("enabled", True)
     if not isinstance(sep_enabled, bool):
         raise ConfigError("fleet_manager.separation.enabled must be true/false")
     try:
-        liveness = LivenessThresholds(**{k: _number(v, f"fleet_manager.liveness.{k}")
+        liveness = LivenessThresholds(**{k: positive(v, f"fleet_manager.liveness.{k}")
                                          for k, v in lv.items()})
-        separation = SeparationRules(**{k: _number(v, f"fleet_manager.separation.{k}",
-                                                   positive=k != "lookahead_s")
-                                        for k, v in sep.items() if k != "enabled"})
-        battery = BatteryPolicy(**{k: _number(v, f"fleet_manager.battery.{k}", positive=False)
+        # lookahead_s may be 0 (no prediction); the distances must be positive.
+        separation = SeparationRules(**{
+            k: (number if k == "lookahead_s" else positive)(v, f"fleet_manager.separation.{k}")
+            for k, v in sep.items() if k != "enabled"})
+        battery = BatteryPolicy(**{k: number(v, f"fleet_manager.battery.{k}")
                                    for k, v in bat.items()})
     except ValueError as exc:
         raise ConfigError(f"fleet_manager: {exc}") from None
@@ -195,12 +159,12 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
             f"fleet_manager.command_retries must be an integer 0..10, got {retries!r}"
         )
     return FleetSettings(
-        vehicles=vehicles, origin=_geo(root.get("origin"), "fleet_manager.origin"),
+        vehicles=vehicles, origin=geo_point(root.get("origin"), "fleet_manager.origin"),
         discovery=discovery, liveness=liveness, separation=separation, battery=battery,
         no_fly_zones=zones, separation_enabled=sep_enabled,
-        status_rate_hz=_number(root.get("status_rate_hz", 2.0), "fleet_manager.status_rate_hz"),
-        check_rate_hz=_number(root.get("check_rate_hz", 4.0), "fleet_manager.check_rate_hz"),
-        command_timeout_s=_number(root.get("command_timeout_s", 3.0),
+        status_rate_hz=positive(root.get("status_rate_hz", 2.0), "fleet_manager.status_rate_hz"),
+        check_rate_hz=positive(root.get("check_rate_hz", 4.0), "fleet_manager.check_rate_hz"),
+        command_timeout_s=positive(root.get("command_timeout_s", 3.0),
                                   "fleet_manager.command_timeout_s"),
         command_retries=retries,
     )
@@ -208,16 +172,4 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
 
 def load_fleet_settings_file(path: str | Path) -> FleetSettings:
     """Read config/fleet.yaml; errors name the file and the bad key."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read fleet config {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"fleet config {p} is not valid YAML: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"fleet config {p} must hold a mapping at the top")
-    try:
-        return load_fleet_settings(data)
-    except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    return load_file(path, "fleet", load_fleet_settings)

@@ -69,6 +69,13 @@ class EventBook:
         self._open[key] = event
         return event
 
+    def notice(self, *, type_: EventType, vehicle_ids: tuple[str, ...], severity: Severity,
+               now: float, resolution: str, data: dict[str, str] | None = None) -> Event:
+        """Return a one-shot event (already over when reported, e.g. a failed command)."""
+        return Event(f"{self.prefix}-{next(self._counter)}", type_, vehicle_ids, severity, now,
+                     resolved=True, resolution=resolution,
+                     data=tuple(sorted((data or {}).items())))
+
     def resolve(self, key: tuple[str, ...], now: float, resolution: str) -> Event | None:
         """Close the event for ``key``; return the resolved event, or None if none was open."""
         current = self._open.pop(key, None)

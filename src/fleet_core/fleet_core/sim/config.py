@@ -9,10 +9,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from fleet_core.errors import ConfigError
 from fleet_core.geo import GeoPoint, LocalFrame
+from fleet_core.yaml_config import geo_point, load_file, mapping, number
 
 MAX_VEHICLES = 500
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -128,40 +127,8 @@ class SimSettings:
 _T = TypeVar("_T", FlightLimits, BatterySpec)
 
 
-def _number(raw: object, where: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        raise ConfigError(f"{where} must be a finite number, got {raw!r}")
-    return float(raw)
-
-
-def _mapping(raw: object, where: str) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(raw).__name__}")
-    return raw
-
-
-def _geo(raw: object, where: str) -> GeoPoint:
-    m = _mapping(raw, where)
-    unknown = set(m) - {"latitude", "longitude", "altitude"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
-    try:
-        point = GeoPoint(
-            _number(m["latitude"], f"{where}.latitude"),
-            _number(m["longitude"], f"{where}.longitude"),
-            _number(m.get("altitude", 0.0), f"{where}.altitude"),
-        )
-    except KeyError as exc:
-        raise ConfigError(f"{where} needs latitude and longitude (missing {exc})") from None
-    if not point.is_valid():
-        raise ConfigError(f"{where} is not a valid WGS-84 position: {point}")
-    return point
-
-
 def _overlay(base: _T, raw: object, where: str) -> _T:
-    m = _mapping(raw, where)
+    m = mapping(raw, where)
     known = {f.name: f for f in fields(base)}
     changes: dict[str, Any] = {}
     for key, value in m.items():
@@ -172,7 +139,7 @@ def _overlay(base: _T, raw: object, where: str) -> _T:
                 raise ConfigError(f"{where}.cells must be an integer, got {value!r}")
             changes[key] = value
         else:
-            changes[key] = _number(value, f"{where}.{key}")
+            changes[key] = number(value, f"{where}.{key}")
     result = replace(base, **changes)
     result.validate(where)
     return result
@@ -180,7 +147,7 @@ def _overlay(base: _T, raw: object, where: str) -> _T:
 
 def _vehicle(raw: object, where: str, limits: FlightLimits, battery: BatterySpec,
              extra: Mapping[str, Any]) -> SimVehicleConfig:
-    m = _mapping(raw, where)
+    m = mapping(raw, where)
     allowed = {"id", "mavros_prefix", "home", "limits", "battery", "payload_kg",
                "gps_noise_m", "mass_kg"}
     unknown = set(m) - allowed
@@ -197,15 +164,15 @@ def _vehicle(raw: object, where: str, limits: FlightLimits, battery: BatterySpec
             f"{where}.mavros_prefix must be an absolute ROS namespace, got {prefix!r}"
         )
     merged = {**extra, **m}
-    payload = _number(merged.get("payload_kg", 0.0), f"{where}.payload_kg")
-    noise = _number(merged.get("gps_noise_m", 0.0), f"{where}.gps_noise_m")
-    mass = _number(merged.get("mass_kg", 6.0), f"{where}.mass_kg")
+    payload = number(merged.get("payload_kg", 0.0), f"{where}.payload_kg")
+    noise = number(merged.get("gps_noise_m", 0.0), f"{where}.gps_noise_m")
+    mass = number(merged.get("mass_kg", 6.0), f"{where}.mass_kg")
     if payload < 0 or noise < 0 or mass <= 0:
         raise ConfigError(f"{where}: payload_kg and gps_noise_m must be >= 0, mass_kg > 0")
     return SimVehicleConfig(
         vehicle_id=vid,
         mavros_prefix=prefix,
-        home=_geo(m.get("home"), f"{where}.home"),
+        home=geo_point(m.get("home"), f"{where}.home"),
         limits=_overlay(limits, m.get("limits"), f"{where}.limits"),
         battery=_overlay(battery, m.get("battery"), f"{where}.battery"),
         payload_kg=payload,
@@ -216,7 +183,7 @@ def _vehicle(raw: object, where: str, limits: FlightLimits, battery: BatterySpec
 
 def _generated(raw: object, count: int | None, limits: FlightLimits, battery: BatterySpec,
                extra: Mapping[str, Any], *, first_index: int) -> list[SimVehicleConfig]:
-    m = _mapping(raw, "fleet_sim.generate")
+    m = mapping(raw, "fleet_sim.generate")
     n = count if count is not None else m.get("count", 0)
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_VEHICLES:
         raise ConfigError(
@@ -229,8 +196,8 @@ def _generated(raw: object, count: int | None, limits: FlightLimits, battery: Ba
         raise ConfigError(
             f"fleet_sim.generate.id_format must contain '{{index}}', got {id_format!r}"
         )
-    origin = _geo(m.get("origin"), "fleet_sim.generate.origin")
-    spacing = _number(m.get("spacing_m", 10.0), "fleet_sim.generate.spacing_m")
+    origin = geo_point(m.get("origin"), "fleet_sim.generate.origin")
+    spacing = number(m.get("spacing_m", 10.0), "fleet_sim.generate.spacing_m")
     if spacing <= 0:
         raise ConfigError(f"fleet_sim.generate.spacing_m must be positive, got {spacing}")
     frame = LocalFrame.at(origin)
@@ -254,13 +221,13 @@ def _pads(raw: object) -> list[ChargingPad]:
     pads: list[ChargingPad] = []
     for i, station in enumerate(raw):
         where = f"fleet_sim.charging_stations[{i}]"
-        s = _mapping(station, where)
+        s = mapping(station, where)
         sid = s.get("id")
         if not isinstance(sid, str) or not _ID_RE.match(sid):
             raise ConfigError(f"{where}.id must match {_ID_RE.pattern}, got {sid!r}")
-        location = _geo(s.get("location"), f"{where}.location")
-        rate = _number(s.get("charge_rate_w", 500.0), f"{where}.charge_rate_w")
-        radius = _number(s.get("pad_radius_m", 1.5), f"{where}.pad_radius_m")
+        location = geo_point(s.get("location"), f"{where}.location")
+        rate = number(s.get("charge_rate_w", 500.0), f"{where}.charge_rate_w")
+        radius = number(s.get("pad_radius_m", 1.5), f"{where}.pad_radius_m")
         if rate <= 0 or radius <= 0:
             raise ConfigError(f"{where}: charge_rate_w and pad_radius_m must be positive")
         frame = LocalFrame.at(location)
@@ -268,9 +235,9 @@ def _pads(raw: object) -> list[ChargingPad]:
         if not isinstance(offsets, list) or not offsets:
             raise ConfigError(f"{where}.pads must be a non-empty list of {{east, north}} offsets")
         for j, off in enumerate(offsets):
-            o = _mapping(off, f"{where}.pads[{j}]")
-            east = _number(o.get("east", 0.0), f"{where}.pads[{j}].east")
-            north = _number(o.get("north", 0.0), f"{where}.pads[{j}].north")
+            o = mapping(off, f"{where}.pads[{j}]")
+            east = number(o.get("east", 0.0), f"{where}.pads[{j}].east")
+            north = number(o.get("north", 0.0), f"{where}.pads[{j}].north")
             pads.append(ChargingPad(sid, j, frame.to_geo(east, north, 0.0), radius, rate))
     return pads
 
@@ -282,13 +249,13 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
     ``vehicle_count`` overrides ``generate.count``; ``time_factor`` and ``seed`` override the
     file (the node's parameters win over the file).
     """
-    root = _mapping(data.get("fleet_sim", data), "fleet_sim")
+    root = mapping(data.get("fleet_sim", data), "fleet_sim")
     known = {"seed", "time_factor", "position_rate_hz", "state_rate_hz", "link_timeout_s",
              "defaults", "vehicles", "generate", "charging_stations"}
     unknown = set(root) - known
     if unknown:
         raise ConfigError(f"fleet_sim: unknown keys {sorted(unknown)} (known: {sorted(known)})")
-    defaults = _mapping(root.get("defaults"), "fleet_sim.defaults")
+    defaults = mapping(root.get("defaults"), "fleet_sim.defaults")
     limits = _overlay(FlightLimits(), defaults.get("limits"), "fleet_sim.defaults.limits")
     battery = _overlay(BatterySpec(), defaults.get("battery"), "fleet_sim.defaults.battery")
     extra = {k: v for k, v in defaults.items() if k not in ("limits", "battery")}
@@ -322,17 +289,17 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
         seen_prefixes.add(v.mavros_prefix)
 
     tf = time_factor if time_factor is not None else root.get("time_factor", 1.0)
-    tf = _number(tf, "fleet_sim.time_factor")
+    tf = number(tf, "fleet_sim.time_factor")
     if not 0.01 <= tf <= 100.0:
         raise ConfigError(f"fleet_sim.time_factor must be 0.01..100, got {tf}")
-    rate = _number(root.get("position_rate_hz", 10.0), "fleet_sim.position_rate_hz")
-    state_rate = _number(root.get("state_rate_hz", 1.0), "fleet_sim.state_rate_hz")
+    rate = number(root.get("position_rate_hz", 10.0), "fleet_sim.position_rate_hz")
+    state_rate = number(root.get("state_rate_hz", 1.0), "fleet_sim.state_rate_hz")
     if not 0.1 <= rate <= 100 or not 0.1 <= state_rate <= rate:
         raise ConfigError(
             f"fleet_sim.position_rate_hz must be 0.1..100 and state_rate_hz 0.1..position_rate_hz, "
             f"got {rate} and {state_rate}"
         )
-    timeout = _number(root.get("link_timeout_s", 10.0), "fleet_sim.link_timeout_s")
+    timeout = number(root.get("link_timeout_s", 10.0), "fleet_sim.link_timeout_s")
     if timeout <= 0:
         raise ConfigError(f"fleet_sim.link_timeout_s must be positive, got {timeout}")
     s = seed if seed is not None else root.get("seed", 0)
@@ -346,16 +313,4 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
 
 def load_settings_file(path: str | Path, **overrides: Any) -> SimSettings:
     """Read a fleet_sim YAML file; errors name the file and the bad key."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read fleet_sim config {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"fleet_sim config {p} is not valid YAML: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"fleet_sim config {p} must hold a mapping at the top")
-    try:
-        return load_settings(data, **overrides)
-    except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    return load_file(path, "fleet_sim", lambda data: load_settings(data, **overrides))

@@ -766,11 +766,12 @@ class SimVehicle:
         limit = lim.auto_disarm_land_s if landed_after_flight else lim.auto_disarm_preflight_s
         taking_off = self._nav.target_alt is not None and self._nav.target_alt > 0 and \
             not self._nav.landing and self.mode in ("AUTO.TAKEOFF", "AUTO.MISSION")
-        if self._ground_timer >= limit and not taking_off:
-            self._disarm("Disarmed by auto preflight disarming" if not landed_after_flight
-                         else "Disarmed by landing")
-        elif landed_after_flight and self._ground_timer >= limit:
+        if self._ground_timer < limit:
+            return
+        if landed_after_flight:
             self._disarm("Disarmed by landing")
+        elif not taking_off:
+            self._disarm("Disarmed by auto preflight disarming")
 
     def step(self, dt: float) -> None:
         """Advance the simulation by ``dt`` seconds of simulated time."""

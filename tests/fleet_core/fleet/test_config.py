@@ -1,0 +1,46 @@
+"""fleet_manager's configuration loads, and bad values are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleet_core.errors import ConfigError
+from fleet_core.fleet.config import load_fleet_settings, load_fleet_settings_file
+
+REPO = Path(__file__).parents[3]
+ORIGIN = {"latitude": 47.4, "longitude": 8.5}
+
+
+def test_the_shipped_config_loads() -> None:
+    s = load_fleet_settings_file(REPO / "config" / "fleet.yaml")
+    assert [v.vehicle_id for v in s.vehicles] == ["uav0", "uav1", "uav2"]
+    assert s.vehicles[1].mavros_prefix == "/uav1/mavros"
+    assert s.no_fly_zones[0].zone_id == "hospital_helipad"
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    ({"vehicles": []}, "origin needs latitude"),
+    ({"origin": ORIGIN, "vehicles": [{"id": "a", "capabilities": {"max_range_m": -1}}]},
+     r"capabilities\.max_range_m must be positive"),
+    ({"origin": ORIGIN, "vehicles": [{"id": "a"}, {"id": "a"}]}, "duplicate ids"),
+    ({"origin": ORIGIN, "discovery": {"prefix_pattern": "^/(x"}}, "prefix_pattern"),
+    ({"origin": ORIGIN, "discovery": {"prefix_pattern": "^/x$"}}, r"named group \(\?P<id>"),
+    ({"origin": ORIGIN, "liveness": {"stale_after_s": 9, "lost_after_s": 3}}, "stale_after_s <"),
+    ({"origin": ORIGIN, "battery": {"warning_percent": 10}}, "reserve < critical < warning"),
+    ({"origin": ORIGIN, "no_fly_zones": [{"id": "z", "polygon": [ORIGIN, ORIGIN]}]},
+     "at least 3 vertices"),
+    ({"origin": ORIGIN, "command_retries": 99}, "command_retries"),
+    ({"origin": ORIGIN, "colour": "red"}, "unknown keys"),
+], ids=["no-origin", "negative-range", "duplicate-id", "bad-regex", "no-id-group",
+        "liveness-order", "battery-order", "two-vertex-zone", "retries", "unknown-key"])
+def test_bad_config_is_rejected_naming_the_problem(doc: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_fleet_settings({"fleet_manager": doc})
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.yaml"):
+        load_fleet_settings_file(tmp_path / "nope.yaml")
