@@ -5,7 +5,9 @@ fleet_manager (discovers them all), and this one, which listens to /fleet/status
 every vehicle appears in /fleet/status, it measures over a window: the /fleet/status rate,
 the age of the newest sample in each status message when it arrives, the median age of
 the per-vehicle samples (first vs second half of the window: a growing age would mean a
-backlog), and both processes' CPU use.
+backlog), the CPU use of all three processes and the load average. The listener is its
+own process, so its figures are not delayed by fleet_sim's or fleet_manager's work — only by
+the machine's load, which is printed for that reason.
 
     python bench/fleet_manager_load.py [--vehicles 500] [--seconds 60]
 """
@@ -96,9 +98,13 @@ def main() -> int:
         time.sleep(5.0)
         with lock:
             rows.clear()
-        c_sim, c_fm, w0 = cpu_seconds(sim.pid), cpu_seconds(fm.pid), time.monotonic()
+        me = os.getpid()
+        c_sim, c_fm, c_me, w0 = (cpu_seconds(sim.pid), cpu_seconds(fm.pid), cpu_seconds(me),
+                                 time.monotonic())
         time.sleep(args.seconds)
-        c_sim1, c_fm1, w1 = cpu_seconds(sim.pid), cpu_seconds(fm.pid), time.monotonic()
+        c_sim1, c_fm1, c_me1, w1 = (cpu_seconds(sim.pid), cpu_seconds(fm.pid), cpu_seconds(me),
+                                    time.monotonic())
+        load = os.getloadavg()
         spinner.stop()
         with lock:
             window = list(rows)
@@ -117,7 +123,9 @@ def main() -> int:
         print(f"  median per-vehicle sample age: first half {first*1000:.0f} ms, "
               f"second half {second*1000:.0f} ms (growing = backlog)")
         print(f"  CPU: fleet_manager {100 * (c_fm1 - c_fm) / span:.0f}% of one core, "
-              f"fleet_sim {100 * (c_sim1 - c_sim) / span:.0f}%")
+              f"fleet_sim {100 * (c_sim1 - c_sim) / span:.0f}%, this listener "
+              f"{100 * (c_me1 - c_me) / span:.0f}% ({os.cpu_count()} cores; load average "
+              f"{load[0]:.2f} {load[1]:.2f} at the end)")
         node.destroy_node()
         rclpy.shutdown()
         return 0

@@ -19,9 +19,9 @@ from fleet_core.fleet.model import RejectReason
 from fleet_core.geo import GeoPoint, LocalFrame, haversine_m
 from fleet_interfaces.msg import CoordinationEvent, FleetStatus, VehicleStatus
 from fleet_interfaces.srv import InjectFailure, SetMaintenance
-from fleet_manager.node import EVENTS_QOS, FLEET_QOS, FleetManagerNode
+from fleet_manager.node import FleetManagerNode
 from fleet_ros.graph import RosGraph
-from fleet_ros.qos import SENSOR_QOS, STATE_QOS
+from fleet_ros.qos import EVENTS_QOS, FLEET_QOS, SENSOR_QOS, STATE_QOS
 from fleet_sim.node import FleetSimNode
 from tests.ros_helpers import Collector
 
@@ -341,3 +341,25 @@ def test_vehicles_are_added_and_removed_at_run_time_without_a_restart(
     graph.wait_for(lambda: (s := status.last()) and vehicle(s, "uav0") is None, 5.0,
                    "uav0 gone from the fleet status")
     assert not graph.call(remove, RemoveVehicle.Request(vehicle_id="uav0")).success
+
+
+def test_a_late_subscriber_of_a_vehicles_own_topics_gets_its_current_status_and_pose(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from geographic_msgs.msg import GeoPoseStamped
+
+    _, fm = start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME}]),
+                  fleet_config(tmp_path))
+    fleet = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    graph.wait_for(lambda: (v := vehicle(fleet.last(), "uav0")) and v.stamp.sec > 0, 10.0,
+                   "uav0 in the fleet status")
+    # Subscribed only now: the per-vehicle topics are sent only while someone listens.
+    joined = fm.now()
+    status = Collector(graph, VehicleStatus, "/fleet/vehicles/uav0/status", FLEET_QOS)
+    pose = Collector(graph, GeoPoseStamped, "/fleet/vehicles/uav0/geopose", FLEET_QOS)
+    s = graph.wait_for(lambda: (m := status.last()) and m.stamp.sec + m.stamp.nanosec * 1e-9
+                       > joined and m, 5.0, "a current VehicleStatus of uav0")
+    assert (s.vehicle_id, s.status) == ("uav0", VehicleStatus.STATUS_IDLE)
+    p = graph.wait_for(lambda: (m := pose.last()) and m.header.stamp.sec
+                       + m.header.stamp.nanosec * 1e-9 > joined and m, 5.0,
+                       "a current GeoPoseStamped of uav0")
+    assert p.pose.position.latitude == pytest.approx(HOME["latitude"], abs=1e-6)

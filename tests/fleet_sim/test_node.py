@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from geometry_msgs.msg import PoseStamped
 from mavros_msgs.msg import State, StatusText, Waypoint, WaypointList, WaypointReached
 from mavros_msgs.srv import CommandBool, CommandLong, CommandTOL, SetMode, WaypointPush
 from rclpy.parameter import Parameter
@@ -80,6 +81,17 @@ def test_a_late_transient_local_subscriber_gets_the_last_state(
     msg = graph.wait_for(late.last, 10.0, "the last State for a late joiner")
     assert msg.connected
     assert msg.mode == "AUTO.LOITER"
+
+
+def test_a_topic_subscribed_late_is_published_within_a_few_seconds(
+        graph: RosGraph, sim: FleetSimNode) -> None:
+    # Nobody listened to local_position/pose so far, so the sim was not publishing it.
+    graph.wait_for(lambda: sim.vehicles[0].time_s > 20.0, 10.0, "2 s of running (factor 10)")
+    pose = Collector(graph, PoseStamped, "/uav0/mavros/local_position/pose", SENSOR_QOS)
+    graph.wait_for(lambda: len(pose.snapshot()) >= 3, 5.0, "three poses for a late subscriber")
+    assert pose.last().header.frame_id == "map"
+    o = pose.last().pose.orientation
+    assert math.hypot(o.x, o.y, o.z, o.w) == pytest.approx(1.0)
 
 
 def test_arming_is_refused_below_ten_percent_battery(graph: RosGraph, sim: FleetSimNode) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import rclpy
+from rclpy.action.client import ActionClient
 from rclpy.client import Client
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -51,6 +52,20 @@ class RosGraph:
     def node(self, name: str, **kwargs: Any) -> Node:
         """Create and spin a plain node (a test's client side)."""
         return self.add(Node(name, context=self.context, **kwargs))
+
+    def action_client(self, node_name: str, action: Any,
+                      action_name: str) -> ActionClient[Any, Any, Any]:
+        """An action client on a new node of its own.
+
+        The client is made before its node joins the spinning executor: rclpy's ActionClient
+        registers itself with the node before it creates its lock, so an executor thread that
+        collects entities in between dies with "'ActionClient' object has no attribute
+        '_lock'" (seen in CI).
+        """
+        node = Node(node_name, context=self.context)
+        client: ActionClient[Any, Any, Any] = ActionClient(node, action, action_name)
+        self.add(node)
+        return client
 
     def call(self, client: Client[Any, Any], request: Any, timeout: float = 5.0) -> Any:
         """Call a service and return its response; raise GraphTimeoutError past the deadline."""

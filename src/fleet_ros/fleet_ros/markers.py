@@ -16,6 +16,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from fleet_core.fleet.airspace import NoFlyZone
 from fleet_core.fleet.model import VehicleState, VehicleStatus
 from fleet_core.geo import LocalFrame, yaw_to_quaternion
+from fleet_core.sim.config import ChargingPad
 
 FRAME_ID = "fleet_map"
 
@@ -49,8 +50,10 @@ def _marker(ns: str, mid: int, kind: int, stamp: object) -> Marker:
 
 def fleet_markers(vehicles: Sequence[tuple[int, VehicleState, VehicleStatus]],
                   trails: Mapping[str, Iterable[tuple[float, float, float]]],
-                  zones: Iterable[NoFlyZone], frame: LocalFrame, stamp: object) -> MarkerArray:
-    """Build the fleet's markers: vehicles, labels, headings, trails, homes, no-fly zones.
+                  zones: Iterable[NoFlyZone], frame: LocalFrame, stamp: object, *,
+                  pads: Iterable[ChargingPad] = ()) -> MarkerArray:
+    """Build the fleet's markers: vehicles, labels, headings, trails, homes, no-fly zones,
+    charging pads.
 
     ``vehicles`` pairs each state with a stable marker id and its status.
     """
@@ -99,6 +102,22 @@ def fleet_markers(vehicles: Sequence[tuple[int, VehicleState, VehicleStatus]],
             out.markers.append(trail)
     for zid, zone in enumerate(zones):
         out.markers.append(_zone_marker(zid, zone, frame, stamp))
+    for pid, pad in enumerate(pads):
+        e, n, u = frame.to_enu(pad.position)
+        disc = _marker("charging_pads", pid, Marker.CYLINDER, stamp)
+        disc.lifetime = Duration(sec=0)
+        disc.pose.position = Point(x=float(e), y=float(n), z=float(u))
+        disc.scale.x = disc.scale.y = float(2.0 * pad.radius_m)
+        disc.scale.z = 0.2
+        disc.color = _color((0.1, 0.5, 1.0), 0.8)
+        out.markers.append(disc)
+        name = _marker("charging_labels", pid, Marker.TEXT_VIEW_FACING, stamp)
+        name.lifetime = Duration(sec=0)
+        name.pose.position = Point(x=float(e), y=float(n), z=float(u) + 1.5)
+        name.text = f"{pad.station_id}/{pad.index}"
+        name.scale.z = 1.2
+        name.color = _color((0.6, 0.8, 1.0))
+        out.markers.append(name)
     return out
 
 

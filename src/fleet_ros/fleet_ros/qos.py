@@ -43,3 +43,16 @@ MAVROS_TOPIC_QOS: dict[str, QoSProfile] = {
     "mission/waypoints": LATCHED_QOS,
     "mission/reached": LATCHED_QOS,
 }
+
+FLEET_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=10,
+    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+"""Fleet outputs (/fleet/status, /fleet/missions, ...): reliable, and a late dashboard or
+recorder gets the last picture at once."""
+
+EVENTS_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=100,
+    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+"""Fleet event streams: a late subscriber still gets the last 100 events."""

@@ -117,6 +117,32 @@ class _VehicleIO:
         self._battery.present = True
         self._battery.design_capacity = float("nan")
         self._battery.cell_voltage = [float("nan")] * vehicle.config.battery.cells
+        self._state = State(connected=True, manual_input=False)
+        self._extended = ExtendedState(vtol_state=ExtendedState.VTOL_STATE_MC)
+        self._sys = SysStatus(sensors_present=SENSORS_PRESENT, sensors_enabled=SENSORS_PRESENT,
+                              load=250)
+        self._estimator = EstimatorStatus(attitude_status_flag=True,
+                                          velocity_vert_status_flag=True,
+                                          pos_vert_abs_status_flag=True,
+                                          pos_vert_agl_status_flag=True,
+                                          accel_error_status_flag=False)
+        self._home = HomePosition()
+        home = vehicle.config.home
+        self._home.geo.latitude, self._home.geo.longitude, self._home.geo.altitude = (
+            home.latitude, home.longitude, home.altitude)
+        self._home.orientation.w = 1.0
+        # Volatile (best-effort) topics nobody subscribes to are not built or published: at
+        # 500 vehicles that is thousands of messages a second (local_position/* has no
+        # subscriber in the fleet). Durable topics are always published, since their history
+        # is what a late joiner gets. The counts are refreshed by refresh_listeners().
+        self._volatile = (self.battery, self.statustext, self.global_fix, self.rel_alt,
+                          self.compass, self.pose, self.velocity)
+        self._heard: dict[int, bool] = {}
+        self.refresh_listeners()
+
+    def refresh_listeners(self) -> None:
+        """Re-read which volatile topics have a subscriber (cheap; call about once a second)."""
+        self._heard = {id(p): p.get_subscription_count() > 0 for p in self._volatile}
 
     # ---------------------------------------------------------------- services
     def set_mode_callback(self, request: SetMode.Request, response: SetMode.Response
@@ -181,31 +207,39 @@ class _VehicleIO:
             if v.link_up:
                 self.publish_local(stamp)
             return
-        geo = v.position()
-        fix = self._fix
-        fix.header.stamp = stamp
-        fix.status.status = NavSatStatus.STATUS_FIX
-        fix.latitude, fix.longitude, fix.altitude = geo.latitude, geo.longitude, geo.altitude
-        self.global_fix.publish(fix)
-        self._float.data = float(v.up)
-        self.rel_alt.publish(self._float)
-        self._float.data = float(v.heading)
-        self.compass.publish(self._float)
+        heard = self._heard
+        if heard[id(self.global_fix)]:
+            geo = v.position()
+            fix = self._fix
+            fix.header.stamp = stamp
+            fix.status.status = NavSatStatus.STATUS_FIX
+            fix.latitude, fix.longitude, fix.altitude = geo.latitude, geo.longitude, geo.altitude
+            self.global_fix.publish(fix)
+        if heard[id(self.rel_alt)]:
+            self._float.data = float(v.up)
+            self.rel_alt.publish(self._float)
+        if heard[id(self.compass)]:
+            self._float.data = float(v.heading)
+            self.compass.publish(self._float)
         self.publish_local(stamp)
 
     def publish_local(self, stamp: Any) -> None:
         v = self.vehicle
-        pose = self._pose
-        pose.header.stamp = stamp
-        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = v.east, v.north, v.up
-        q = yaw_to_quaternion(v.yaw_enu)
-        o = pose.pose.orientation
-        o.x, o.y, o.z, o.w = q
-        self.pose.publish(pose)
-        tw = self._twist
-        tw.header.stamp = stamp
-        tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = v.ve, v.vn, v.vu
-        self.velocity.publish(tw)
+        heard = self._heard
+        if heard[id(self.pose)]:
+            pose = self._pose
+            pose.header.stamp = stamp
+            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (
+                v.east, v.north, v.up)
+            q = yaw_to_quaternion(v.yaw_enu)
+            o = pose.pose.orientation
+            o.x, o.y, o.z, o.w = q
+            self.pose.publish(pose)
+        if heard[id(self.velocity)]:
+            tw = self._twist
+            tw.header.stamp = stamp
+            tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = v.ve, v.vn, v.vu
+            self.velocity.publish(tw)
 
     def publish_state(self, stamp: Any) -> None:
         """Publish the heartbeat-rate topics (state, battery, status, home)."""
@@ -216,52 +250,54 @@ class _VehicleIO:
                 self.state.publish(State(header=_header(stamp), connected=False))
             return
         self.publish_autopilot_state(stamp)
-        b, bm = v.battery, self._battery
-        bm.header.stamp = stamp
-        bm.voltage = float(b.voltage)
-        bm.current = float(-b.current)  # sensor_msgs: negative while discharging
-        bm.percentage = float(b.soc)
-        bm.charge = float("nan")
-        bm.capacity = float("nan")
-        bm.power_supply_status = (BatteryState.POWER_SUPPLY_STATUS_CHARGING if b.charging
-                                  else BatteryState.POWER_SUPPLY_STATUS_DISCHARGING)
-        bm.power_supply_health = (BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE if b.fault
-                                  else BatteryState.POWER_SUPPLY_HEALTH_GOOD)
-        self.battery.publish(bm)
-        self.sys_status.publish(SysStatus(
-            header=_header(stamp), sensors_present=SENSORS_PRESENT,
-            sensors_enabled=SENSORS_PRESENT, sensors_health=v.sensors_health(),
-            load=250, voltage_battery=min(65535, int(b.voltage * 1000)),
-            current_battery=max(-32768, min(32767, int(b.current * 100))),
-            battery_remaining=max(0, min(100, round(b.percent)))))
+        b = v.battery
+        if self._heard[id(self.battery)]:
+            bm = self._battery
+            bm.header.stamp = stamp
+            bm.voltage = float(b.voltage)
+            bm.current = float(-b.current)  # sensor_msgs: negative while discharging
+            bm.percentage = float(b.soc)
+            bm.charge = float("nan")
+            bm.capacity = float("nan")
+            bm.power_supply_status = (BatteryState.POWER_SUPPLY_STATUS_CHARGING if b.charging
+                                      else BatteryState.POWER_SUPPLY_STATUS_DISCHARGING)
+            bm.power_supply_health = (BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE if b.fault
+                                      else BatteryState.POWER_SUPPLY_HEALTH_GOOD)
+            self.battery.publish(bm)
+        sm = self._sys
+        sm.header.stamp = stamp
+        sm.sensors_health = v.sensors_health()
+        sm.voltage_battery = min(65535, int(b.voltage * 1000))
+        sm.current_battery = max(-32768, min(32767, int(b.current * 100)))
+        sm.battery_remaining = max(0, min(100, round(b.percent)))
+        self.sys_status.publish(sm)
         gps = v.gps_fix
-        self.estimator_status.publish(EstimatorStatus(
-            header=_header(stamp), attitude_status_flag=True, velocity_horiz_status_flag=gps,
-            velocity_vert_status_flag=True, pos_horiz_rel_status_flag=gps,
-            pos_horiz_abs_status_flag=gps, pos_vert_abs_status_flag=True,
-            pos_vert_agl_status_flag=True, const_pos_mode_status_flag=not gps,
-            pred_pos_horiz_rel_status_flag=gps, pred_pos_horiz_abs_status_flag=gps,
-            gps_glitch_status_flag=not gps, accel_error_status_flag=False))
+        em = self._estimator
+        em.header.stamp = stamp
+        em.velocity_horiz_status_flag = em.pos_horiz_rel_status_flag = gps
+        em.pos_horiz_abs_status_flag = em.pred_pos_horiz_rel_status_flag = gps
+        em.pred_pos_horiz_abs_status_flag = gps
+        em.const_pos_mode_status_flag = em.gps_glitch_status_flag = not gps
+        self.estimator_status.publish(em)
         self.publish_home(stamp)
 
     def publish_autopilot_state(self, stamp: Any) -> None:
         """Publish state and extended_state (the heartbeat, or at once on a change)."""
         v = self.vehicle
         v.state_changed = False
-        self.state.publish(State(
-            header=_header(stamp), connected=True, armed=v.armed, guided=v.guided,
-            manual_input=False, mode=v.mode, system_status=int(v.system_status)))
-        self.extended_state.publish(ExtendedState(
-            header=_header(stamp), vtol_state=ExtendedState.VTOL_STATE_MC,
-            landed_state=int(v.landed_state)))
+        st = self._state
+        st.header.stamp = stamp
+        st.armed, st.guided, st.mode = v.armed, v.guided, v.mode
+        st.system_status = int(v.system_status)
+        self.state.publish(st)
+        ext = self._extended
+        ext.header.stamp = stamp
+        ext.landed_state = int(v.landed_state)
+        self.extended_state.publish(ext)
 
     def publish_home(self, stamp: Any) -> None:
-        home = self.vehicle.config.home
-        msg = HomePosition(header=_header(stamp))
-        msg.geo.latitude, msg.geo.longitude, msg.geo.altitude = (
-            home.latitude, home.longitude, home.altitude)
-        msg.orientation.w = 1.0
-        self.home.publish(msg)
+        self._home.header.stamp = stamp
+        self.home.publish(self._home)
 
     def publish_events(self, stamp: Any) -> None:
         """Publish what changed since the last tick: state, mission, reached, texts."""
@@ -277,7 +313,10 @@ class _VehicleIO:
                 current_seq=v.mission_seq, waypoints=items_to_waypoints(v.mission, v.mission_seq)))
         for seq in v.drain_reached():
             self.reached.publish(WaypointReached(header=_header(stamp), wp_seq=seq))
-        for text in v.drain_texts():
+        texts = v.drain_texts()
+        if not self._heard[id(self.statustext)]:
+            return
+        for text in texts:
             self.statustext.publish(StatusText(header=_header(stamp), severity=int(text.severity),
                                                text=text.text))
 
@@ -316,6 +355,7 @@ class FleetSimNode(Node):
         self._io = [_VehicleIO(self, v) for v in self.vehicles]
         self._dt = s.time_factor / s.position_rate_hz
         self._state_every = max(1, round(s.position_rate_hz / s.state_rate_hz))
+        self._refresh_every = max(1, round(s.position_rate_hz))  # about once a second
         self._tick = 0
         self.create_service(InjectFailure, "~/inject_failure", self.inject_failure_callback)
         self._timer = self.create_timer(1.0 / s.position_rate_hz, self.tick_callback)
@@ -350,6 +390,9 @@ class FleetSimNode(Node):
         stamp = self.get_clock().now().to_msg()
         every = self._state_every
         try:
+            if self._tick % self._refresh_every == 0:
+                for io in self._io:
+                    io.refresh_listeners()
             for i, io in enumerate(self._io):
                 io.vehicle.step(self._dt)
                 io.publish_fast(stamp)

@@ -44,3 +44,14 @@ def test_bad_config_is_rejected_naming_the_problem(doc: dict[str, Any], message:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml"):
         load_fleet_settings_file(tmp_path / "nope.yaml")
+
+
+def test_charging_stations_are_read_for_the_map_one_entry_per_pad() -> None:
+    settings = load_fleet_settings({"fleet_manager": {
+        "origin": {"latitude": 47.0, "longitude": 8.0},
+        "charging_stations": [{"id": "a", "location": {"latitude": 47.0, "longitude": 8.0},
+                               "pads": [{"east": 0.0}, {"east": 5.0}]}]}})
+    assert [(p.station_id, p.index) for p in settings.pads] == [("a", 0), ("a", 1)]
+    with pytest.raises(ConfigError, match="charging_stations"):
+        load_fleet_settings({"fleet_manager": {
+            "origin": {"latitude": 47.0, "longitude": 8.0}, "charging_stations": {"a": 1}}})

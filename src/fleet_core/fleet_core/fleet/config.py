@@ -14,6 +14,7 @@ from fleet_core.fleet.battery import BatteryPolicy
 from fleet_core.fleet.model import LivenessThresholds, VehicleSpec
 from fleet_core.fleet.separation import SeparationRules
 from fleet_core.geo import GeoPoint
+from fleet_core.sim.config import ChargingPad, charging_pads
 from fleet_core.yaml_config import geo_point, load_file, mapping, number, only, positive
 
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -50,6 +51,7 @@ class FleetSettings:
     command_timeout_s: float = 3.0
     command_retries: int = 2
     separation_enabled: bool = True
+    pads: tuple[ChargingPad, ...] = ()  # charging stations, one entry per pad (for the map)
 
 
 def vehicle_spec(raw: object, where: str) -> VehicleSpec:
@@ -104,7 +106,7 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
     root = mapping(data.get("fleet_manager", data), "fleet_manager")
     only(root, {"origin", "vehicles", "discovery", "liveness", "separation", "battery",
                  "no_fly_zones", "status_rate_hz", "check_rate_hz", "command_timeout_s",
-                 "command_retries"}, "fleet_manager")
+                 "command_retries", "charging_stations"}, "fleet_manager")
     raw_vehicles = root.get("vehicles") or []
     if not isinstance(raw_vehicles, list):
         raise ConfigError("fleet_manager.vehicles must be a list")
@@ -167,6 +169,8 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
         command_timeout_s=positive(root.get("command_timeout_s", 3.0),
                                   "fleet_manager.command_timeout_s"),
         command_retries=retries,
+        pads=tuple(charging_pads(root.get("charging_stations"),
+                                 "fleet_manager.charging_stations")),
     )
 
 

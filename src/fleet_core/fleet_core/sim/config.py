@@ -213,31 +213,34 @@ def _generated(raw: object, count: int | None, limits: FlightLimits, battery: Ba
     return vehicles
 
 
-def _pads(raw: object) -> list[ChargingPad]:
+def charging_pads(raw: object, where: str = "fleet_sim.charging_stations") -> list[ChargingPad]:
+    """Read charging stations (id, location, charge_rate_w, pad_radius_m, pads as east/north
+    offsets from the location) into one ChargingPad per pad. Shared by the simulator and the
+    mission planner, so both describe the same stations the same way."""
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise ConfigError("fleet_sim.charging_stations must be a list")
+        raise ConfigError(f"{where} must be a list")
     pads: list[ChargingPad] = []
     for i, station in enumerate(raw):
-        where = f"fleet_sim.charging_stations[{i}]"
-        s = mapping(station, where)
+        at = f"{where}[{i}]"
+        s = mapping(station, at)
         sid = s.get("id")
         if not isinstance(sid, str) or not _ID_RE.match(sid):
-            raise ConfigError(f"{where}.id must match {_ID_RE.pattern}, got {sid!r}")
-        location = geo_point(s.get("location"), f"{where}.location")
-        rate = number(s.get("charge_rate_w", 500.0), f"{where}.charge_rate_w")
-        radius = number(s.get("pad_radius_m", 1.5), f"{where}.pad_radius_m")
+            raise ConfigError(f"{at}.id must match {_ID_RE.pattern}, got {sid!r}")
+        location = geo_point(s.get("location"), f"{at}.location")
+        rate = number(s.get("charge_rate_w", 500.0), f"{at}.charge_rate_w")
+        radius = number(s.get("pad_radius_m", 1.5), f"{at}.pad_radius_m")
         if rate <= 0 or radius <= 0:
-            raise ConfigError(f"{where}: charge_rate_w and pad_radius_m must be positive")
+            raise ConfigError(f"{at}: charge_rate_w and pad_radius_m must be positive")
         frame = LocalFrame.at(location)
         offsets = s.get("pads", [{"east": 0.0, "north": 0.0}])
         if not isinstance(offsets, list) or not offsets:
-            raise ConfigError(f"{where}.pads must be a non-empty list of {{east, north}} offsets")
+            raise ConfigError(f"{at}.pads must be a non-empty list of {{east, north}} offsets")
         for j, off in enumerate(offsets):
-            o = mapping(off, f"{where}.pads[{j}]")
-            east = number(o.get("east", 0.0), f"{where}.pads[{j}].east")
-            north = number(o.get("north", 0.0), f"{where}.pads[{j}].north")
+            o = mapping(off, f"{at}.pads[{j}]")
+            east = number(o.get("east", 0.0), f"{at}.pads[{j}].east")
+            north = number(o.get("north", 0.0), f"{at}.pads[{j}].north")
             pads.append(ChargingPad(sid, j, frame.to_geo(east, north, 0.0), radius, rate))
     return pads
 
@@ -306,7 +309,7 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
     if isinstance(s, bool) or not isinstance(s, int):
         raise ConfigError(f"fleet_sim.seed must be an integer, got {s!r}")
     return SimSettings(
-        vehicles=tuple(vehicles), pads=tuple(_pads(root.get("charging_stations"))), seed=s,
+        vehicles=tuple(vehicles), pads=tuple(charging_pads(root.get("charging_stations"))), seed=s,
         time_factor=tf, position_rate_hz=rate, state_rate_hz=state_rate, link_timeout_s=timeout,
     )
 
