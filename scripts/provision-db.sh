@@ -49,6 +49,9 @@ for db in "${DB_NAMES[@]}"; do
 done
 
 if [[ -f "$ROOT/alembic.ini" ]]; then
+  # The migrations import fleet_db from the built workspace.
+  # shellcheck source=scripts/env.sh
+  source "$ROOT/scripts/env.sh"
   for db in "${DB_NAMES[@]}"; do
     log "migrating $db"
     FLEET_DATABASE_URL="postgresql+psycopg://$DB_USER@$PGHOST:$PGPORT/$db" \

@@ -110,6 +110,9 @@ else
 fi
 
 # --- 5. Database: role, database, PostGIS, migrations. -------------------------------------
+# Again, now that install/ exists: the migrations import fleet_db from the built workspace.
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
 "$ROOT/scripts/provision-db.sh"
 
 log "done. Next: 'source scripts/env.sh', then 'make test' or 'make demo'."

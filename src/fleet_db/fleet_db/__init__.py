@@ -1,0 +1,1 @@
+"""ROS-free persistence of the fleet stack (PostgreSQL + PostGIS)."""
