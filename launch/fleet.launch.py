@@ -1,4 +1,5 @@
-"""Launch fleet_manager, and the simulated fleet unless real vehicles are used."""
+"""Launch the fleet graph: fleet_manager, mission_planner, telemetry_recorder, and the
+simulated fleet unless real vehicles are used."""
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
@@ -20,6 +21,13 @@ def generate_launch_description() -> LaunchDescription:
                               description="simulated vehicles (1..500); 0 takes the file's"),
         DeclareLaunchArgument("time_factor", default_value="0.0",
                               description="simulated seconds per wall second; 0 takes the file's"),
+        DeclareLaunchArgument("missions_config", default_value="",
+                              description="missions.yaml; empty uses the installed one"),
+        DeclareLaunchArgument("record", default_value="true",
+                              description="start telemetry_recorder (needs PostgreSQL)"),
+        DeclareLaunchArgument("database_url", default_value="",
+                              description="recorder database; empty: $FLEET_DATABASE_URL or "
+                              "the local fleet database"),
     ]
     localhost = SetEnvironmentVariable(
         "ROS_AUTOMATIC_DISCOVERY_RANGE",
@@ -35,4 +43,15 @@ def generate_launch_description() -> LaunchDescription:
         package="fleet_manager", executable="fleet_manager", name="fleet_manager",
         output="screen", parameters=[{"config_file": LaunchConfiguration("fleet_config")}],
     )
-    return LaunchDescription([*args, localhost, sim, manager])
+    planner = Node(
+        package="mission_planner", executable="mission_planner", name="mission_planner",
+        output="screen", parameters=[{"config_file": LaunchConfiguration("missions_config"),
+                                      "fleet_config_file": LaunchConfiguration("fleet_config")}],
+    )
+    recorder = Node(
+        package="telemetry_recorder", executable="telemetry_recorder",
+        name="telemetry_recorder", output="screen",
+        condition=IfCondition(LaunchConfiguration("record")),
+        parameters=[{"database_url": LaunchConfiguration("database_url")}],
+    )
+    return LaunchDescription([*args, localhost, sim, manager, planner, recorder])

@@ -1,0 +1,1 @@
+"""Mission lifecycle, priority queue, vehicle allocation and recurring schedules (no ROS)."""

@@ -1,0 +1,116 @@
+"""mission_planner configuration (config/missions.yaml): validated once, at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleet_core.charging.model import ChargingPolicy, ChargingStation
+from fleet_core.dispatch.allocation import CostWeights
+from fleet_core.dispatch.dispatcher import DispatcherConfig
+from fleet_core.errors import ConfigError
+from fleet_core.planning.library import WaypointLibrary
+from fleet_core.sim.config import ChargingPad, charging_pads
+from fleet_core.yaml_config import load_file, mapping, number, only, positive
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerSettings:
+    """Everything the mission planner reads from its config file."""
+
+    tick_rate_hz: float = 2.0
+    dispatcher: DispatcherConfig = field(default_factory=DispatcherConfig)
+    charging_policy: ChargingPolicy = ChargingPolicy.LOWEST_BATTERY
+    critical_percent: float = 20.0  # a charge request below this is served first
+    reserve_percent: float = 20.0  # energy kept unused at the end of every leg
+    max_wind_mps: float = 12.0
+    zone_margin_m: float = 10.0
+    command_timeout_s: float = 3.0
+    command_retries: int = 2
+    finished_kept: int = 100  # finished missions still listed on /fleet/missions
+    stations: tuple[ChargingStation, ...] = ()
+    pads: tuple[ChargingPad, ...] = ()
+    library: WaypointLibrary = field(default_factory=WaypointLibrary)
+
+    def pad(self, station_id: str, index: int) -> ChargingPad:
+        """Return pad ``index`` of ``station_id``."""
+        for p in self.pads:
+            if p.station_id == station_id and p.index == index:
+                return p
+        raise ConfigError(f"station {station_id!r} has no pad {index}")
+
+
+_KEYS = ("tick_rate_hz", "emergency_priority", "paused_timeout_s", "charging_policy",
+         "critical_percent", "reserve_percent", "max_wind_mps", "zone_margin_m",
+         "command_timeout_s", "command_retries", "finished_kept", "cost_weights",
+         "charging_stations", "places")
+
+
+def _percent(raw: object, where: str) -> float:
+    value = number(raw, where)
+    if not 0.0 <= value <= 100.0:
+        raise ConfigError(f"{where} must be within 0..100, got {raw!r}")
+    return value
+
+
+def _count(raw: object, where: str, low: int) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < low:
+        raise ConfigError(f"{where} must be an integer >= {low}, got {raw!r}")
+    return raw
+
+
+def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
+    """Build PlannerSettings from the ``mission_planner`` mapping of a YAML document."""
+    root = mapping(data.get("mission_planner"), "mission_planner")
+    only(root, _KEYS, "mission_planner")
+    w = "mission_planner"
+    policy_raw = root.get("charging_policy", "lowest_battery")
+    try:
+        policy = ChargingPolicy(policy_raw)
+    except ValueError:
+        raise ConfigError(f"{w}.charging_policy must be one of "
+                          f"{[p.value for p in ChargingPolicy]}, got {policy_raw!r}") from None
+    weights_raw = mapping(root.get("cost_weights"), f"{w}.cost_weights")
+    only(weights_raw, ("energy", "site_mismatch", "capability"), f"{w}.cost_weights")
+    defaults = CostWeights()
+    weights = CostWeights(**{k: number(weights_raw.get(k, getattr(defaults, k)),
+                                       f"{w}.cost_weights.{k}")
+                             for k in ("energy", "site_mismatch", "capability")})
+    try:
+        dispatcher = DispatcherConfig(
+            emergency_priority=_count(root.get("emergency_priority", 9),
+                                      f"{w}.emergency_priority", 1),
+            paused_timeout_s=positive(root.get("paused_timeout_s", 300.0),
+                                      f"{w}.paused_timeout_s"),
+            weights=weights)
+    except ValueError as exc:
+        raise ConfigError(f"{w}: {exc}") from None
+    pads = charging_pads(root.get("charging_stations"), f"{w}.charging_stations")
+    stations: dict[str, ChargingStation] = {}
+    for pad in pads:
+        s = stations.get(pad.station_id)
+        stations[pad.station_id] = ChargingStation(
+            pad.station_id, s.position if s else pad.position, (s.pads if s else 0) + 1,
+            pad.charge_rate_w)
+    places = root.get("places")
+    library = WaypointLibrary.from_mapping(mapping(places, f"{w}.places"), f"{w}.places") \
+        if places else WaypointLibrary()
+    return PlannerSettings(
+        tick_rate_hz=positive(root.get("tick_rate_hz", 2.0), f"{w}.tick_rate_hz"),
+        dispatcher=dispatcher, charging_policy=policy,
+        critical_percent=_percent(root.get("critical_percent", 20.0), f"{w}.critical_percent"),
+        reserve_percent=_percent(root.get("reserve_percent", 20.0), f"{w}.reserve_percent"),
+        max_wind_mps=positive(root.get("max_wind_mps", 12.0), f"{w}.max_wind_mps"),
+        zone_margin_m=number(root.get("zone_margin_m", 10.0), f"{w}.zone_margin_m"),
+        command_timeout_s=positive(root.get("command_timeout_s", 3.0),
+                                   f"{w}.command_timeout_s"),
+        command_retries=_count(root.get("command_retries", 2), f"{w}.command_retries", 0),
+        finished_kept=_count(root.get("finished_kept", 100), f"{w}.finished_kept", 0),
+        stations=tuple(stations.values()), pads=tuple(pads), library=library)
+
+
+def load_planner_settings_file(path: str | Path) -> PlannerSettings:
+    """Read and validate a missions.yaml; errors name the file and the key."""
+    return load_file(path, "mission_planner", load_planner_settings)

@@ -1,0 +1,1 @@
+"""The mission planner node: plans, dispatches and flies missions; runs the charging queue."""

@@ -1,0 +1,102 @@
+"""Conversions between planner domain types and fleet_interfaces messages (one place)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from geographic_msgs.msg import GeoPoint as GeoPointMsg
+
+from fleet_core.dispatch.state import MissionRecord, MissionState, MissionTransition, Modification
+from fleet_core.fleet.model import VehicleStatus
+from fleet_core.geo import GeoPoint
+from fleet_core.planning import MissionPlan, Waypoint, WaypointKind
+from fleet_interfaces.msg import MissionEvent, MissionStatus
+
+
+def to_time(t: float) -> Any:
+    """POSIX seconds to builtin_interfaces/Time."""
+    from builtin_interfaces.msg import Time  # noqa: PLC0415 - keeps the import list short
+
+    sec = math.floor(t)
+    return Time(sec=int(sec), nanosec=int((t - sec) * 1e9))
+
+
+def geo_msg(p: GeoPoint) -> GeoPointMsg:
+    """GeoPoint to geographic_msgs/GeoPoint (float fields: never ints)."""
+    return GeoPointMsg(latitude=float(p.latitude), longitude=float(p.longitude),
+                       altitude=float(p.altitude))
+
+
+def waypoints_from_msgs(points: Any, holds: Any) -> list[Waypoint]:
+    """ModifyWaypoints request points to plan waypoints (altitude relative to home)."""
+    holds = list(holds)
+    if holds and len(holds) != len(points):
+        raise ValueError(f"hold_s has {len(holds)} values for {len(points)} waypoints")
+    out = []
+    for i, p in enumerate(points):
+        point = GeoPoint(float(p.latitude), float(p.longitude), float(p.altitude))
+        if not point.is_valid() or not math.isfinite(point.altitude):
+            raise ValueError(f"waypoint {i} ({p.latitude}, {p.longitude}, {p.altitude}) is "
+                             "not a valid position")
+        if not 2.0 <= point.altitude <= 500.0:
+            raise ValueError(f"waypoint {i} altitude {p.altitude} m is outside 2..500 m "
+                             "above home")
+        hold = float(holds[i]) if holds else 0.0
+        if not (math.isfinite(hold) and 0.0 <= hold <= 3600.0):
+            raise ValueError(f"waypoint {i} hold {hold} s is outside 0..3600")
+        out.append(Waypoint(point, WaypointKind.TRANSIT, hold_s=hold))
+    return out
+
+
+def plan_dict(plan: MissionPlan) -> dict[str, Any]:
+    """The whole plan as JSON-able data (PlanMission.plan_json)."""
+    return {
+        "distance_m": plan.distance_m, "duration_s": plan.duration_s,
+        "energy_wh": plan.energy_wh, "reserve_wh": plan.reserve_wh,
+        "coverage_pct": plan.coverage_pct, "line_spacing_m": plan.line_spacing_m,
+        "trigger_distance_m": plan.trigger_distance_m, "start_time": plan.start_time,
+        "return_index": plan.return_index, "warnings": list(plan.warnings),
+        "waypoints": [{"latitude": w.position.latitude, "longitude": w.position.longitude,
+                       "altitude": w.position.altitude, "kind": w.kind.value,
+                       "hold_s": w.hold_s, "speed_mps": w.speed_mps,
+                       "payload_kg": w.payload_kg} for w in plan.waypoints],
+        "legs": [{"start_index": leg.start_index, "end_index": leg.end_index,
+                  "distance_m": leg.distance_m, "duration_s": leg.duration_s,
+                  "energy_wh": leg.energy_wh, "charge_station": leg.charge_station}
+                 for leg in plan.legs],
+    }
+
+
+def status_msg(record: MissionRecord, *, kind: str, progress_pct: float, current: int,
+               count: int, distance_m: float, remaining_m: float, eta_s: float,
+               reason: str, now: float) -> MissionStatus:
+    """MissionRecord plus execution figures to fleet_interfaces/MissionStatus."""
+    return MissionStatus(
+        mission_id=record.mission_id, parent_id=record.parent_id or "", type=kind,
+        state=record.state.value, priority=int(record.priority),
+        vehicle_id=record.vehicle_id or "", progress_pct=float(progress_pct),
+        current_waypoint=int(current), waypoint_count=int(count),
+        distance_m=float(distance_m), distance_remaining_m=float(remaining_m),
+        eta_s=float(eta_s), created_by=record.created_by, reason=reason,
+        updated=to_time(now))
+
+
+def event_msg(event: MissionTransition | Modification, *, vehicle_id: str,
+              details_json: str, state: MissionState | None = None) -> MissionEvent:
+    """A dispatcher transition or modification to fleet_interfaces/MissionEvent."""
+    if isinstance(event, MissionTransition):
+        return MissionEvent(stamp=to_time(event.time), mission_id=event.mission_id,
+                            from_state=event.from_state.value, to_state=event.to_state.value,
+                            reason=event.reason, actor=event.actor,
+                            vehicle_id=event.vehicle_id or vehicle_id,
+                            details_json=details_json)
+    current = state.value if state is not None else ""
+    return MissionEvent(stamp=to_time(event.time), mission_id=event.mission_id,
+                        from_state=current, to_state=current,
+                        reason=f"{event.summary}: {event.reason}" if event.reason
+                        else event.summary, actor=event.actor, vehicle_id=vehicle_id,
+                        details_json=details_json)
+
+
+STATUS_BY_CODE = {code: VehicleStatus(code) for code in range(len(VehicleStatus))}

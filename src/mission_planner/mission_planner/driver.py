@@ -1,0 +1,173 @@
+"""Driving one vehicle through MAVROS: upload and start, pause, resume, return home.
+
+Each operation is a short sequence of MAVROS service calls run through the node's
+CommandRunner (deadline and bounded retries per call, nothing blocks the executor). A new
+operation supersedes the one in progress: the outcome of a call from an older sequence is
+ignored, so an abort issued during an upload is not undone by the upload's last step.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mavros_msgs.msg import State, WaypointReached
+from mavros_msgs.srv import CommandBool, SetMode, WaypointPush, WaypointSetCurrent
+from rclpy.client import Client
+from rclpy.node import Node
+
+from fleet_core.mavlink import MissionItem
+from fleet_ros.commands import CommandOutcome, CommandRunner
+from fleet_ros.mavros_convert import items_to_waypoints
+from fleet_ros.qos import MAVROS_TOPIC_QOS
+
+_generation = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    name: str
+    client: Client[Any, Any]
+    request: Any
+    accept: Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class DriveResult:
+    """How an operation on a vehicle ended."""
+
+    vehicle_id: str
+    operation: str  # start | pause | resume | return_home | land | goto
+    ok: bool
+    detail: str  # the failing step and why, or "done"
+
+
+class VehicleDriver:
+    """MAVROS clients and the mission/reached subscription of one vehicle."""
+
+    def __init__(self, node: Node, commands: CommandRunner, vehicle_id: str, prefix: str, *,
+                 on_result: Callable[[DriveResult], None],
+                 on_reached: Callable[[str, int], None]) -> None:
+        self.vehicle_id = vehicle_id
+        self._node = node
+        self._commands = commands
+        self._on_result = on_result
+        self._on_reached = on_reached
+        self._push: Client[Any, Any] = node.create_client(WaypointPush, f"{prefix}/mission/push")
+        self._set_mode: Client[Any, Any] = node.create_client(SetMode, f"{prefix}/set_mode")
+        self._arming: Client[Any, Any] = node.create_client(CommandBool, f"{prefix}/cmd/arming")
+        self._set_current: Client[Any, Any] = node.create_client(
+            WaypointSetCurrent, f"{prefix}/mission/set_current")
+        self._reached_sub = node.create_subscription(
+            WaypointReached, f"{prefix}/mission/reached", self._reached_callback,
+            MAVROS_TOPIC_QOS["mission/reached"])
+        self._state_sub = node.create_subscription(
+            State, f"{prefix}/state", self._state_callback, MAVROS_TOPIC_QOS["state"])
+        self.armed = False
+        self.mode = ""
+        self._operation = ""
+        self._generation = 0
+        self._steps: list[_Step] = []
+        # mission/reached is latched: the last message of an earlier mission arrives at once.
+        # Only a reached stamped after the upload belongs to the mission being flown.
+        self._uploaded_at_ns = 0
+
+    # --------------------------------------------------------------- operations
+    def start(self, items: Sequence[MissionItem], start_index: int = 0) -> None:
+        """Upload a mission, make ``start_index`` current, switch to AUTO.MISSION and arm."""
+        if not items:
+            raise ValueError(f"{self.vehicle_id}: cannot start an empty mission")
+        if not 0 <= start_index < len(items):
+            raise ValueError(f"{self.vehicle_id}: start index {start_index} outside the "
+                             f"{len(items)}-item mission")
+        self._uploaded_at_ns = self._node.get_clock().now().nanoseconds
+        steps = [_Step("mission/push", self._push, WaypointPush.Request(
+            start_index=0, waypoints=items_to_waypoints(items, start_index)),
+            lambda r: bool(r.success))]
+        if start_index:
+            steps.append(self._current_step(start_index))
+        steps.append(self._mode_step("AUTO.MISSION"))
+        steps.append(_Step("cmd/arming", self._arming, CommandBool.Request(value=True),
+                           lambda r: bool(r.success)))
+        self._run("start", steps)
+
+    def pause(self) -> None:
+        """Hold position (AUTO.LOITER)."""
+        self._run("pause", [self._mode_step("AUTO.LOITER")])
+
+    def resume(self, index: int | None = None) -> None:
+        """Continue the uploaded mission, from ``index`` when given."""
+        steps = [self._current_step(index)] if index is not None else []
+        self._run("resume", [*steps, self._mode_step("AUTO.MISSION")])
+
+    def return_home(self) -> None:
+        """Return to launch and land (AUTO.RTL)."""
+        self._run("return_home", [self._mode_step("AUTO.RTL")])
+
+    def land(self) -> None:
+        """Land where the vehicle is (AUTO.LAND)."""
+        self._run("land", [self._mode_step("AUTO.LAND")])
+
+    @property
+    def busy(self) -> bool:
+        """Tell whether an operation is still running."""
+        return bool(self._steps)
+
+    def destroy(self) -> None:
+        """Drop the clients and subscriptions; outcomes still in flight are ignored."""
+        self._generation = 0
+        self._steps = []
+        for client in (self._push, self._set_mode, self._arming, self._set_current):
+            self._node.destroy_client(client)
+        self._node.destroy_subscription(self._reached_sub)
+        self._node.destroy_subscription(self._state_sub)
+
+    # --------------------------------------------------------------- machinery
+    def _mode_step(self, mode: str) -> _Step:
+        return _Step(f"set_mode {mode}", self._set_mode, SetMode.Request(custom_mode=mode),
+                     lambda r: bool(r.mode_sent))
+
+    def _current_step(self, index: int) -> _Step:
+        return _Step(f"mission/set_current {index}", self._set_current,
+                     WaypointSetCurrent.Request(wp_seq=index), lambda r: bool(r.success))
+
+    def _run(self, operation: str, steps: list[_Step]) -> None:
+        self._generation = next(_generation)
+        self._operation = operation
+        self._steps = steps
+        self._send_next()
+
+    def _send_next(self) -> None:
+        step = self._steps[0]
+        self._commands.send(step.client, step.request, vehicle_id=self.vehicle_id,
+                            what=f"{self._generation}|{step.name}", accept=step.accept)
+
+    def command_done(self, outcome: CommandOutcome) -> bool:
+        """Take a CommandRunner outcome; return False when it is not this driver's."""
+        if outcome.vehicle_id != self.vehicle_id or "|" not in outcome.what:
+            return False
+        generation, step = outcome.what.split("|", 1)
+        if int(generation) != self._generation or not self._steps:
+            return True  # superseded by a newer operation
+        if not outcome.ok:
+            self._steps = []
+            self._on_result(DriveResult(self.vehicle_id, self._operation, False,
+                                        f"{step}: {outcome.detail}"))
+            return True
+        self._steps.pop(0)
+        if self._steps:
+            self._send_next()
+        else:
+            self._on_result(DriveResult(self.vehicle_id, self._operation, True, "done"))
+        return True
+
+    def _reached_callback(self, msg: WaypointReached) -> None:
+        stamp_ns = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+        if self._uploaded_at_ns and stamp_ns >= self._uploaded_at_ns:
+            self._on_reached(self.vehicle_id, int(msg.wp_seq))
+
+    def _state_callback(self, msg: State) -> None:
+        self.armed = bool(msg.armed)
+        self.mode = str(msg.mode)

@@ -1,0 +1,1 @@
+"""The telemetry recorder node: every sample and event into PostGIS, with zero loss."""

@@ -1,0 +1,363 @@
+"""The recorder's database worker: events, missions, vehicles, flights and housekeeping.
+
+Telemetry has its own path (fleet_db.ingest.TelemetryWriter, spooled to disk). Everything
+else the recorder stores is low-rate: it goes through one bounded queue to one worker thread,
+which writes each row idempotently (a re-delivered event, or a second recorder, changes
+nothing) and retries with a capped backoff while the database is away. With a journal
+directory, each row is first appended to a journal file (one JSON line; in the kernel's page
+cache once ``put`` returns, so a crash of the process loses nothing) and replayed in order at
+the next start until the database has it. Closed flights are not journaled: they can be
+found again from the stored telemetry (``fleet_db.flights.detect_flights``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from fleet_db.flights import FlightWindow, compute_flight_metrics
+from fleet_db.partitions import drop_expired_partitions, ensure_partitions_ahead
+from fleet_db.rollups import update_rollups
+
+
+class _Logger(Protocol):
+    def warning(self, message: str, *, throttle_duration_sec: float = ...) -> Any: ...
+    def info(self, message: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One thing to store: ``kind`` selects the statement, ``values`` its parameters."""
+
+    kind: str
+    values: dict[str, Any]
+
+
+_ENSURE_VEHICLE = text(
+    "insert into vehicles (id, serial, model, status) values (:vid, :vid, 'unknown', 'offline') "
+    "on conflict (id) do nothing")
+
+_STATEMENTS: dict[str, list[Any]] = {
+    "vehicle": [text(
+        "insert into vehicles (id, serial, model, status, last_seen_at) "
+        "values (:id, :id, 'unknown', :status, :last_seen_at) "
+        "on conflict (id) do update set status = excluded.status, "
+        "last_seen_at = greatest(vehicles.last_seen_at, excluded.last_seen_at)")],
+    "coordination_event": [text(
+        "insert into coordination_events (key, time, type, severity, vehicle_id, "
+        "other_vehicle_id, zone_id, opened_at, closed_at, message, details) "
+        "values (:key, :time, :type, :severity, :vehicle_id, :other_vehicle_id, :zone_id, "
+        ":opened_at, :closed_at, :message, cast(:details as jsonb)) "
+        "on conflict (key) do update set time = greatest(coordination_events.time, "
+        "excluded.time), severity = excluded.severity, "
+        "closed_at = coalesce(coordination_events.closed_at, excluded.closed_at), "
+        "message = coalesce(excluded.message, coordination_events.message), "
+        "details = coordination_events.details || excluded.details")],
+    "mission": [
+        text("insert into vehicles (id, serial, model, status) select :vehicle_id, "
+             ":vehicle_id, 'unknown', 'offline' where cast(:vehicle_id as text) is not null "
+             "on conflict (id) do nothing"),
+        text("insert into missions (id, parent_id, type, status, priority, vehicle_id, "
+             "created_by, estimated_distance_m, started_at, ended_at) values (:id, "
+             "null, :type, :status, :priority, :vehicle_id, :created_by, "
+             ":estimated_distance_m, case when :status = 'active' then :updated end, "
+             "case when :status in ('completed', 'aborted', 'failed') then :updated end) "
+             "on conflict (id) do update set status = case when missions.status in "
+             "('completed', 'aborted', 'failed') then missions.status else excluded.status "
+             "end, priority = excluded.priority, vehicle_id = coalesce(excluded.vehicle_id, "
+             "missions.vehicle_id), estimated_distance_m = coalesce("
+             "excluded.estimated_distance_m, missions.estimated_distance_m), "
+             "started_at = coalesce(missions.started_at, excluded.started_at), "
+             "ended_at = coalesce(missions.ended_at, excluded.ended_at)"),
+    ],
+    "mission_event": [
+        text("insert into missions (id, type, status) values (:mission_id, "
+             "coalesce(cast(:type as text), 'survey'), :to_state) on conflict (id) do nothing"),
+        text("insert into mission_events (mission_id, time, from_state, to_state, reason, "
+             "actor, details) values (:mission_id, :time, :from_state, :to_state, :reason, "
+             ":actor, cast(:details as jsonb)) "
+             "on conflict (mission_id, time, to_state) do nothing"),
+        # A "planned" event carries the path and estimates the vehicle is about to fly.
+        text("update missions set "
+             "planned_path = coalesce(ST_SetSRID(ST_GeomFromGeoJSON(cast(:path as text)), "
+             "4326), planned_path), "
+             "area = coalesce(ST_SetSRID(ST_GeomFromGeoJSON(cast(:area as text)), 4326), area), "
+             "estimated_distance_m = coalesce(:est_distance, estimated_distance_m), "
+             "estimated_duration_s = coalesce(:est_duration, estimated_duration_s), "
+             "estimated_energy_wh = coalesce(:est_energy, estimated_energy_wh) "
+             "where id = :mission_id and cast(:path as text) is not null"),
+    ],
+    "charging_session": [
+        _ENSURE_VEHICLE,
+        text("insert into charging_stations (id, location, pads, charge_rate_w) values "
+             "(:station_id, ST_SetSRID(ST_MakePoint(:station_lon, :station_lat), 4326), "
+             ":station_pads, :station_rate_w) on conflict (id) do nothing"),
+        text("insert into charging_sessions (station_id, pad, vehicle_id, requested_at, "
+             "started_at, ended_at, queue_wait_s, start_pct, end_pct, energy_wh) values "
+             "(:station_id, :pad, :vehicle_id, :requested_at, :started_at, :ended_at, "
+             ":queue_wait_s, :start_pct, :end_pct, :energy_wh) "
+             "on conflict (vehicle_id, requested_at) do nothing"),
+    ],
+}
+
+
+def _parameters(row: Row) -> dict[str, Any]:
+    values = dict(row.values)
+    details = values.get("details")
+    if row.kind == "mission_event":
+        d: dict[str, Any] = details if isinstance(details, dict) else {}
+        values.setdefault("type", d.get("type"))
+        raw_plan = d.get("plan")
+        plan: dict[str, Any] = raw_plan if isinstance(raw_plan, dict) else {}
+        path = plan.get("path") if len(plan.get("path") or ()) >= 2 else None
+        values["path"] = json.dumps({"type": "LineString", "coordinates": path}) if path \
+            else None
+        values["area"] = json.dumps(d["area"]) if isinstance(d.get("area"), dict) else None
+        values["est_distance"] = plan.get("distance_m")
+        values["est_duration"] = plan.get("duration_s")
+        values["est_energy"] = plan.get("energy_wh")
+        if path is not None:
+            values["details"] = {k: v for k, v in d.items() if k not in ("plan", "area")}
+            details = values["details"]
+    if details is not None:
+        values["details"] = json.dumps(details, default=str)
+    if "vehicle_id" in values and row.kind == "charging_session":
+        values["vid"] = values["vehicle_id"]
+    return values
+
+
+def _encode(row: Row) -> bytes:
+    def default(value: object) -> object:
+        if isinstance(value, datetime):
+            return {"$dt": value.isoformat()}
+        raise TypeError(f"cannot journal a {type(value).__name__}")
+    return json.dumps({"kind": row.kind, "values": row.values}, default=default,
+                      separators=(",", ":")).encode() + b"\n"
+
+
+def _decode(line: bytes) -> Row:
+    def hook(obj: dict[str, Any]) -> Any:
+        return datetime.fromisoformat(obj["$dt"]) if set(obj) == {"$dt"} else obj
+    data = json.loads(line, object_hook=hook)
+    return Row(str(data["kind"]), dict(data["values"]))
+
+
+class Journal:
+    """An append-only file of the rows not yet in the database, and how far it has them."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._path = directory / "rows.jsonl"
+        self._mark = directory / "rows.committed"
+        self._lock = threading.Lock()
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = os.fstat(self._fd).st_size
+        try:
+            self._committed = min(int(self._mark.read_text().strip() or 0), self._size)
+        except (OSError, ValueError):
+            self._committed = 0  # replaying too much only repeats idempotent writes
+
+    def pending(self) -> list[tuple[Row, int]]:
+        """Return the rows after the committed mark, each with its end offset."""
+        with self._lock:
+            data = os.pread(self._fd, self._size - self._committed, self._committed)
+        out: list[tuple[Row, int]] = []
+        offset = self._committed
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break  # torn by a crash in the middle of a write: never acknowledged
+            offset += len(line)
+            try:
+                out.append((_decode(line), offset))
+            except (ValueError, KeyError, TypeError):
+                continue  # unreadable line: skipped, the rest is still replayed
+        return out
+
+    def append(self, row: Row) -> int:
+        """Append a row; return the offset just after it."""
+        line = _encode(row)
+        with self._lock:
+            os.write(self._fd, line)
+            self._size += len(line)
+            return self._size
+
+    def commit(self, offset: int) -> None:
+        """Record that everything up to ``offset`` is in the database; reuse an empty file."""
+        with self._lock:
+            self._committed = max(self._committed, offset)
+            if self._committed >= self._size and self._size > 1 << 20:
+                os.ftruncate(self._fd, 0)
+                self._size = self._committed = 0
+            tmp = self._mark.with_suffix(".tmp")
+            tmp.write_text(str(self._committed))
+            os.replace(tmp, self._mark)
+
+    def close(self) -> None:
+        """Close the file (idempotent); a later append raises OSError."""
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+class EventStore:
+    """One worker thread writing rows, closed flights and housekeeping to the database."""
+
+    def __init__(self, engine: Engine, *, retain_days: int, maintenance_period_s: float,
+                 logger: _Logger, max_queued: int = 100_000,
+                 journal_dir: Path | None = None) -> None:
+        self._engine = engine
+        self._retain_days = retain_days
+        self._period = maintenance_period_s
+        self._log = logger
+        # Each job carries the journal offset just after it (None: not journaled).
+        self._jobs: deque[tuple[Row | FlightWindow, int | None]] = deque()
+        self._journal = Journal(journal_dir) if journal_dir is not None else None
+        if self._journal is not None:
+            self._jobs.extend(self._journal.pending())
+            if self._jobs:
+                logger.info(f"replaying {len(self._jobs)} journaled rows")
+        self._max = max_queued
+        self._cv = threading.Condition()
+        self._stop = False
+        self._counts = {"written": 0, "dropped": 0, "failed": 0, "retries": 0, "flights": 0,
+                        "maintenance_runs": 0, "unjournaled": 0}
+        self.last_error = ""
+        self._thread = threading.Thread(target=self._run, name="recorder-store", daemon=True)
+        self._thread.start()
+
+    def put(self, job: Row | FlightWindow) -> None:
+        """Queue a row (never blocks; the oldest is dropped and counted when full)."""
+        with self._cv:
+            offset = None
+            if self._journal is not None and isinstance(job, Row):
+                try:
+                    offset = self._journal.append(job)
+                except OSError as exc:  # closed (shutting down) or the disk failed
+                    self._counts["unjournaled"] += 1
+                    self._log.warning(f"row not journaled: {exc}", throttle_duration_sec=5.0)
+            if len(self._jobs) >= self._max:
+                self._jobs.popleft()  # still in the journal: replayed at the next start
+                self._counts["dropped"] += 1
+            self._jobs.append((job, offset))
+            self._cv.notify()
+
+    def compute_flight(self, flight: FlightWindow) -> None:
+        """Queue a closed flight for its metrics."""
+        self.put(flight)
+
+    def metrics(self) -> dict[str, Any]:
+        """Return counters for diagnostics."""
+        with self._cv:
+            return {**self._counts, "queued": len(self._jobs), "last_error": self.last_error}
+
+    def close(self, timeout_s: float) -> None:
+        """Write what is queued within ``timeout_s``, then stop the worker."""
+        deadline = time.monotonic() + timeout_s
+        with self._cv:
+            while self._jobs and time.monotonic() < deadline and not self.last_error:
+                self._cv.wait(0.05)
+            self._stop = True
+            self._cv.notify()
+        self._thread.join(max(0.1, deadline - time.monotonic()))
+        if self._journal is not None and not self._thread.is_alive():
+            self._journal.close()
+
+    # ------------------------------------------------------------------ worker
+    def _run(self) -> None:
+        backoff = 0.2
+        next_maintenance = time.monotonic()
+        while True:
+            with self._cv:
+                while not self._jobs and not self._stop and time.monotonic() < next_maintenance:
+                    self._cv.wait(max(0.0, min(1.0, next_maintenance - time.monotonic())))
+                if self._stop:
+                    return
+                # Housekeeping is due even while rows keep coming.
+                entry = None if time.monotonic() >= next_maintenance or not self._jobs \
+                    else self._jobs[0]
+            try:
+                if entry is None:
+                    self._with_connection(self._maintenance)
+                    next_maintenance = time.monotonic() + self._period
+                else:
+                    self._with_connection(functools.partial(self._apply, job=entry[0]))
+                    self._done(entry)
+                self.last_error = ""
+                backoff = 0.2
+            except DBAPIError as exc:
+                if exc.connection_invalidated or _is_transient(exc):
+                    self._counts["retries"] += 1
+                    self.last_error = _first_line(exc)
+                    self._log.warning(f"database unavailable, retrying in {backoff:.1f} s: "
+                                      f"{self.last_error}", throttle_duration_sec=10.0)
+                    with self._cv:
+                        self._cv.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                self._refused(entry, _first_line(exc))
+                if entry is None:
+                    next_maintenance = time.monotonic() + self._period
+            except (ValueError, KeyError, TypeError) as exc:  # a malformed row, not the DB
+                self._refused(entry, f"{type(exc).__name__}: {exc}")
+
+    def _done(self, entry: tuple[Row | FlightWindow, int | None]) -> None:
+        with self._cv:
+            if self._jobs and self._jobs[0] is entry:
+                self._jobs.popleft()
+            self._cv.notify_all()
+        if entry[1] is not None and self._journal is not None:
+            self._journal.commit(entry[1])
+
+    def _refused(self, entry: tuple[Row | FlightWindow, int | None] | None, why: str) -> None:
+        # A row the database refuses will be refused again: log it and move on.
+        self._counts["failed"] += 1
+        self._log.warning(f"row refused: {why}", throttle_duration_sec=5.0)
+        if entry is not None:
+            self._done(entry)
+
+    def _with_connection(self, work: Callable[[Connection], None]) -> None:
+        with self._engine.begin() as conn:
+            work(conn)
+
+    def _apply(self, conn: Connection, job: Row | FlightWindow) -> None:
+        if isinstance(job, FlightWindow):
+            compute_flight_metrics(conn, job.vehicle_id, job.started_at, job.ended_at)
+            self._counts["flights"] += 1
+            return
+        params = _parameters(job)
+        for statement in _STATEMENTS[job.kind]:
+            conn.execute(statement, params)
+        self._counts["written"] += 1
+
+    def _maintenance(self, conn: Connection) -> None:
+        now = datetime.now(UTC)
+        ensure_partitions_ahead(conn, now)
+        dropped = drop_expired_partitions(conn, now, retain_days=self._retain_days)
+        if dropped:
+            self._log.info(f"retention: dropped {', '.join(dropped)}")
+        update_rollups(conn, now)
+        self._counts["maintenance_runs"] += 1
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    # psycopg OperationalError: connection refused, server closed, admin shutdown...
+    return type(exc.orig).__name__ in ("OperationalError", "InterfaceError") or \
+        getattr(exc.orig, "sqlstate", "") in ("57P01", "57P02", "57P03", "08000", "08003",
+                                              "08006", "08001", "08004", "40001", "40P01")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__

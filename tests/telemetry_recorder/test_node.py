@@ -1,0 +1,205 @@
+"""telemetry_recorder stores a simulated fleet's samples, flights and events in PostGIS."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rclpy.parameter import Parameter
+from sqlalchemy import Engine, text
+
+from fleet_db.db import make_engine
+from fleet_interfaces.msg import CoordinationEvent, FleetStatus
+from fleet_interfaces.srv import InjectFailure
+from fleet_manager.node import FleetManagerNode
+from fleet_ros.graph import RosGraph
+from fleet_ros.qos import EVENTS_QOS, FLEET_QOS
+from fleet_sim.node import FleetSimNode
+from mission_planner.node import MissionPlannerNode
+from telemetry_recorder.node import TelemetryRecorderNode
+from tests.mission_planner.test_node import at, mission, survey_spec, write
+from tests.ros_helpers import Collector
+
+pytestmark = pytest.mark.ros
+
+URL = os.environ.get("FLEET_TEST_DATABASE_URL",
+                     "postgresql+psycopg://fleet@127.0.0.1:5432/fleet_test")
+_n = itertools.count()
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    e = make_engine(URL)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def vid(engine: Engine) -> Iterator[str]:
+    """A vehicle id no other test uses; its rows are deleted afterwards."""
+    name = f"rec{os.getpid()}x{next(_n)}"
+    yield name
+    with engine.begin() as conn:
+        conn.execute(text("delete from telemetry where vehicle_id = :v"), {"v": name})
+        conn.execute(text("delete from flights where vehicle_id = :v"), {"v": name})
+        conn.execute(text("delete from coordination_events where vehicle_id = :v"), {"v": name})
+        conn.execute(text("delete from missions where vehicle_id = :v"), {"v": name})
+        conn.execute(text("delete from charging_sessions where vehicle_id = :v"), {"v": name})
+        conn.execute(text("delete from vehicles where id = :v"), {"v": name})
+
+
+def recorder(graph: RosGraph, spool: Path) -> TelemetryRecorderNode:
+    node = TelemetryRecorderNode(context=graph.context, parameter_overrides=[
+        Parameter("database_url", value=URL), Parameter("spool_dir", value=str(spool)),
+        Parameter("retain_days", value=3650), Parameter("flight_idle_gap_s", value=5.0)])
+    graph.add(node)
+    return node
+
+
+def start(graph: RosGraph, tmp_path: Path, vehicles: list[str], *, factor: float = 10.0,
+          planner: bool = False) -> None:
+    sim = write(tmp_path, "sim.yaml", {"fleet_sim": {
+        "seed": 1, "time_factor": factor, "link_timeout_s": 10.0,
+        "vehicles": [{"id": v, "home": at(0, 10 * i)} for i, v in enumerate(vehicles)]}})
+    fleet = write(tmp_path, "fleet.yaml", {"fleet_manager": {
+        "origin": at(0, 0), "vehicles": [], "status_rate_hz": 5.0, "check_rate_hz": 10.0,
+        "discovery": {"enabled": True, "period_s": 0.5},
+        "liveness": {"stale_after_s": 2.0, "lost_after_s": 6.0},
+        "separation": {"enabled": False}}})
+    graph.add(FleetSimNode(context=graph.context,
+                           parameter_overrides=[Parameter("config_file", value=sim)]))
+    graph.add(FleetManagerNode(context=graph.context,
+                               parameter_overrides=[Parameter("config_file", value=fleet)]))
+    if planner:
+        missions = write(tmp_path, "missions.yaml", {"mission_planner": {"tick_rate_hz": 5.0}})
+        p = graph.add(MissionPlannerNode(context=graph.context, parameter_overrides=[
+            Parameter("config_file", value=missions),
+            Parameter("fleet_config_file", value=fleet)]))
+        assert isinstance(p, MissionPlannerNode)
+        graph.wait_for(lambda: len(p.candidates()) == len(vehicles), 20.0, "planner ready")
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    graph.wait_for(lambda: (s := status.last()) and len(s.vehicles) == len(vehicles), 20.0,
+                   "fleet picture")
+
+
+def count(engine: Engine, sql: str, **params: Any) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()
+
+
+def test_a_mission_flown_in_the_simulator_is_recorded_with_its_flight_and_events(
+        graph: RosGraph, tmp_path: Path, engine: Engine, vid: str) -> None:
+    start(graph, tmp_path, [vid], planner=True)
+    rec = recorder(graph, tmp_path / "spool")
+    goal = mission(graph, survey_spec())
+    result = goal.wait(120.0)
+    assert result.final_state == "completed"
+    graph.wait_for(lambda: count(engine, "select count(*) from flights where vehicle_id = :v",
+                                 v=vid), 30.0, "the flight row")
+    with engine.connect() as conn:
+        flight = conn.execute(text(
+            "select duration_s, distance_m, max_alt_rel_m, energy_wh, ST_NPoints(path) "
+            "from flights where vehicle_id = :v"), {"v": vid}).one()
+        rows = conn.execute(text(
+            "select count(*), count(distinct time), count(mission_id), "
+            "count(*) filter (where battery_pct is null) from telemetry "
+            "where vehicle_id = :v"), {"v": vid}).one()
+    duration, distance, max_alt, energy, points = flight
+    assert duration > 5.0
+    assert distance > 0.8 * result.flown_distance_m
+    assert 15.0 < max_alt < 25.0  # the survey flew at 20 m
+    assert energy > 0.0
+    assert points > 10
+    total, distinct, with_mission, no_battery = rows
+    assert total == distinct  # one row per (vehicle, time)
+    assert total > 50  # 10 Hz (wall clock) over the whole flight
+    assert with_mission > 0  # rows during the mission carry its id
+    assert no_battery < 20  # only the first rows, before the first battery message
+    graph.wait_for(lambda: count(engine, "select status from missions where id = :m",
+                                 m=result.mission_id) == "completed", 10.0,
+                   "the mission row completed")
+    with engine.connect() as conn:
+        path_points, area_ok, estimated = conn.execute(text(
+            "select ST_NPoints(planned_path), ST_Area(area::geography) > 3000, "
+            "estimated_distance_m from missions where id = :m"),
+            {"m": result.mission_id}).one()
+    assert path_points >= 4  # the planned path the vehicle flew
+    assert area_ok  # the 60 x 60 m survey area
+    assert estimated > 100.0
+    states = graph.wait_for(lambda: (s := [r[0] for r in _events(engine, result.mission_id)])
+                            and s[-1] == "completed" and s, 10.0, "mission events")
+    assert states[:3] == ["queued", "assigned", "active"]
+    graph.wait_for(lambda: count(engine, "select status from vehicles where id = :v", v=vid)
+                   in ("idle", "returning", "in_mission"), 10.0, "the vehicle registry row")
+    metrics = rec.writer.metrics()
+    assert metrics.written >= total
+    assert metrics.last_error is None
+
+
+def _events(engine: Engine, mission_id: str) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(
+            "select to_state from mission_events where mission_id = :m and from_state is "
+            "distinct from to_state order by time, id"),  # transitions, not changes
+            {"m": mission_id}))
+
+
+def test_two_recorders_side_by_side_store_every_sample_once(
+        graph: RosGraph, tmp_path: Path, engine: Engine, vid: str) -> None:
+    start(graph, tmp_path, [vid])
+    first = recorder(graph, tmp_path / "a")
+    second = recorder(graph, tmp_path / "b")
+    graph.wait_for(lambda: (count(engine, "select count(*) from telemetry where vehicle_id = "
+                                  ":v", v=vid) or 0) > 50, 30.0, "rows from both recorders")
+    a, b = first.writer.metrics(), second.writer.metrics()
+    assert a.accepted > 0
+    assert b.accepted > 0
+    assert a.duplicates_skipped + b.duplicates_skipped > 0  # they did race for the same rows
+    with engine.connect() as conn:
+        total, distinct = conn.execute(text(
+            "select count(*), count(distinct time) from telemetry where vehicle_id = :v"),
+            {"v": vid}).one()
+    assert total == distinct
+
+
+def test_a_lost_link_is_stored_as_a_coordination_event(
+        graph: RosGraph, tmp_path: Path, engine: Engine, vid: str) -> None:
+    start(graph, tmp_path, [vid])
+    recorder(graph, tmp_path / "spool")
+    inject = graph.node("inj").create_client(InjectFailure, "/fleet_sim/inject_failure")
+    graph.call(inject, InjectFailure.Request(vehicle_id=vid, active=True,
+                                             failure=InjectFailure.Request.FAILURE_LINK_LOSS))
+    graph.wait_for(lambda: count(engine, "select count(*) from coordination_events where "
+                                 "vehicle_id = :v and type = 'link_lost'", v=vid), 20.0,
+                   "the link_lost row")
+    graph.call(inject, InjectFailure.Request(vehicle_id=vid, active=False,
+                                             failure=InjectFailure.Request.FAILURE_LINK_LOSS))
+    graph.wait_for(lambda: count(engine, "select count(*) from coordination_events where "
+                                 "vehicle_id = :v and closed_at is not null", v=vid), 20.0,
+                   "the event closed when the link came back")
+    details = count(engine, "select details from coordination_events where vehicle_id = :v",
+                    v=vid)
+    assert vid in json.dumps(details)
+
+
+def test_malformed_fleet_messages_are_counted_and_the_recorder_keeps_recording(
+        graph: RosGraph, tmp_path: Path, engine: Engine, vid: str) -> None:
+    start(graph, tmp_path, [vid])
+    rec = recorder(graph, tmp_path / "spool")
+    pub = graph.node("garbage").create_publisher(CoordinationEvent, "/fleet/events",
+                                                  EVENTS_QOS)
+    time.sleep(1.0)  # discovery
+    pub.publish(CoordinationEvent(id="", type=0))
+    pub.publish(CoordinationEvent(id="x", type=42))
+    graph.wait_for(lambda: sum(rec.rejected.values()) >= 2, 10.0, "both rejects counted")
+    assert any("without an id" in k for k in rec.rejected)
+    assert rec.rejected.get("coordination event 'x'") == 1  # its unknown type 42
+    before = count(engine, "select count(*) from telemetry where vehicle_id = :v", v=vid) or 0
+    graph.wait_for(lambda: (count(engine, "select count(*) from telemetry where vehicle_id = "
+                                  ":v", v=vid) or 0) > before + 10, 20.0, "still recording")
