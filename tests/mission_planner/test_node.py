@@ -22,6 +22,7 @@ from fleet_interfaces.srv import (
     ModifyWaypoints,
     PlanMission,
     ScheduleRecurring,
+    SetWind,
 )
 from fleet_manager.node import FleetManagerNode
 from fleet_ros.graph import RosGraph
@@ -52,10 +53,11 @@ STATION = {"id": "pad_a", "location": at(-40.0, 0.0), "charge_rate_w": 3000.0,
 
 
 def start_graph(graph: RosGraph, tmp_path: Path, vehicles: list[dict[str, Any]], *,
-                factor: float = 10.0, policy: str = "lowest_battery") -> MissionPlannerNode:
+                factor: float = 10.0, policy: str = "lowest_battery",
+                weather: dict[str, Any] | None = None) -> MissionPlannerNode:
     sim = write(tmp_path, "sim.yaml", {"fleet_sim": {
         "seed": 1, "time_factor": factor, "link_timeout_s": 10.0, "vehicles": vehicles,
-        "charging_stations": [STATION]}})
+        "charging_stations": [STATION], **({"weather": weather} if weather else {})}})
     fleet = write(tmp_path, "fleet.yaml", {"fleet_manager": {
         "origin": at(0, 0), "vehicles": [], "status_rate_hz": 5.0, "check_rate_hz": 10.0,
         "command_timeout_s": 2.0, "discovery": {"enabled": True, "period_s": 0.5},
@@ -166,6 +168,31 @@ def test_a_garbage_mission_is_refused_with_the_reason(graph: RosGraph, tmp_path:
     assert len(preview.waypoints) >= 6
 
 
+def test_missions_are_refused_while_the_reported_wind_is_above_the_limit(
+        graph: RosGraph, tmp_path: Path) -> None:
+    planner = start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}],
+                          weather={"speed_mps": 3.0, "direction_deg": 270.0, "gust_mps": 0.0,
+                                   "period_s": 0.2})
+    graph.wait_for(lambda: planner.current_wind() is not None, 10.0, "a wind report")
+    set_wind = graph.node("weather_op").create_client(SetWind, "/fleet_sim/set_wind")
+    refused = graph.call(set_wind, SetWind.Request(speed_mps=float("nan")))
+    assert not refused.success
+    assert "speed_mps" in refused.message
+    assert graph.call(set_wind, SetWind.Request(speed_mps=20.0, direction_deg=270.0)).success
+    graph.wait_for(lambda: (w := planner.current_wind()) and w.speed_mps > 19.0, 10.0,
+                   "the storm reported")
+    preview = graph.node("preview").create_client(PlanMission, "/mission_planner/plan")
+    stormy = graph.call(preview, PlanMission.Request(spec_json=survey_spec()))
+    assert not stormy.ok
+    assert "wind 20.0 m/s exceeds" in stormy.reason
+    goal = mission(graph, survey_spec())
+    assert "wind" in goal.wait(20.0).reason
+    assert graph.call(set_wind, SetWind.Request(speed_mps=2.0, direction_deg=90.0)).success
+    graph.wait_for(lambda: (w := planner.current_wind()) and w.speed_mps < 3.0, 10.0,
+                   "the calm reported")
+    assert graph.call(preview, PlanMission.Request(spec_json=survey_spec())).ok
+
+
 def test_pause_holds_the_vehicle_and_resume_finishes_the_mission(
         graph: RosGraph, tmp_path: Path) -> None:
     start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}], factor=5.0)
@@ -209,6 +236,26 @@ def test_canceling_the_goal_aborts_the_mission(graph: RosGraph, tmp_path: Path) 
     result = goal.wait(10.0)
     assert result.final_state == "aborted"
     assert result.reason == "goal canceled"
+
+
+def test_a_mission_goes_on_when_its_action_client_disappears(
+        graph: RosGraph, tmp_path: Path) -> None:
+    start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}], factor=10.0)
+    events = Collector(graph, MissionEvent, "/fleet/mission_events", EVENTS_QOS)
+    goal = mission(graph, survey_spec())
+    graph.wait_for(lambda: goal.feedback and goal.feedback[-1].state == "active", 60.0,
+                   "mission active")
+    mission_id = goal.feedback[-1].mission_id
+    # The operator's console crashes: its node leaves the graph without canceling anything.
+    client_node = goal.client._node  # the node the client lives on
+    graph.executor.remove_node(client_node)
+    goal.client.destroy()
+    client_node.destroy_node()
+    done = graph.wait_for(lambda: [e for e in events.snapshot() if e.mission_id == mission_id
+                                   and e.to_state in ("completed", "aborted", "failed")],
+                          120.0, "the mission to end")
+    assert [e.to_state for e in done] == ["completed"]
+    assert goal.result is None  # nobody was left to hear the result
 
 
 def test_a_vehicle_lost_mid_mission_hands_the_rest_to_another_vehicle(

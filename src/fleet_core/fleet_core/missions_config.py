@@ -26,6 +26,7 @@ class PlannerSettings:
     critical_percent: float = 20.0  # a charge request below this is served first
     reserve_percent: float = 20.0  # energy kept unused at the end of every leg
     max_wind_mps: float = 12.0
+    wind_max_age_s: float = 600.0  # an older wind report is not used (the station went quiet)
     zone_margin_m: float = 10.0
     command_timeout_s: float = 3.0
     command_retries: int = 2
@@ -43,7 +44,7 @@ class PlannerSettings:
 
 
 _KEYS = ("tick_rate_hz", "emergency_priority", "paused_timeout_s", "charging_policy",
-         "critical_percent", "reserve_percent", "max_wind_mps", "zone_margin_m",
+         "critical_percent", "reserve_percent", "max_wind_mps", "wind_max_age_s", "zone_margin_m",
          "command_timeout_s", "command_retries", "finished_kept", "cost_weights",
          "charging_stations", "places")
 
@@ -103,6 +104,7 @@ def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
         critical_percent=_percent(root.get("critical_percent", 20.0), f"{w}.critical_percent"),
         reserve_percent=_percent(root.get("reserve_percent", 20.0), f"{w}.reserve_percent"),
         max_wind_mps=positive(root.get("max_wind_mps", 12.0), f"{w}.max_wind_mps"),
+        wind_max_age_s=positive(root.get("wind_max_age_s", 600.0), f"{w}.wind_max_age_s"),
         zone_margin_m=number(root.get("zone_margin_m", 10.0), f"{w}.zone_margin_m"),
         command_timeout_s=positive(root.get("command_timeout_s", 3.0),
                                    f"{w}.command_timeout_s"),

@@ -39,7 +39,9 @@ from fleet_core.geo import yaw_to_quaternion
 from fleet_core.mavlink import PX4_MODES, SENSORS_PRESENT, MavResult
 from fleet_core.sim.config import SimSettings, load_settings_file
 from fleet_core.sim.vehicle import Failure, SimVehicle
-from fleet_interfaces.srv import InjectFailure
+from fleet_core.sim.weather import WeatherStation
+from fleet_interfaces.msg import WindObservation
+from fleet_interfaces.srv import InjectFailure, SetWind
 from fleet_ros.entry import installed_config, read_only, run_node
 from fleet_ros.mavros_convert import items_to_waypoints, waypoints_to_items
 from fleet_ros.qos import LATCHED_QOS, SENSOR_QOS, STATE_QOS
@@ -359,6 +361,15 @@ class FleetSimNode(Node):
         self._tick = 0
         self.create_service(InjectFailure, "~/inject_failure", self.inject_failure_callback)
         self._timer = self.create_timer(1.0 / s.position_rate_hz, self.tick_callback)
+        self.weather: WeatherStation | None = None
+        if s.weather is not None:
+            self.weather = WeatherStation(s.weather, seed=s.seed)
+            # Latched: a planner that starts later hears the current wind at once.
+            self._wind_pub = self.create_publisher(WindObservation, "/fleet/weather/wind",
+                                                   LATCHED_QOS)
+            self.create_service(SetWind, "~/set_wind", self.set_wind_callback)
+            self.create_timer(s.weather.period_s, self.publish_wind)
+            self.publish_wind()
         stamp = self.get_clock().now().to_msg()
         for io in self._io:
             io.publish_home(stamp)
@@ -404,6 +415,37 @@ class FleetSimNode(Node):
             if self.context.ok():
                 raise
             # A tick that raced with shutdown: nothing left to publish to.
+
+    def publish_wind(self) -> None:
+        """Publish one report of the simulated weather station."""
+        if self.weather is None:
+            return
+        speed, direction = self.weather.observe()
+        msg = WindObservation(site=self.weather.settings.site, speed_mps=speed,
+                              direction_deg=direction)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._wind_pub.publish(msg)
+
+    def set_wind_callback(self, request: SetWind.Request,
+                          response: SetWind.Response) -> SetWind.Response:
+        if self.weather is None:
+            response.success = False
+            response.message = "fleet_sim has no weather station (no 'weather' in its config)"
+            return response
+        try:
+            self.weather.set_wind(float(request.speed_mps), float(request.direction_deg),
+                                  float(request.gust_mps))
+        except ConfigError as e:
+            response.success = False
+            response.message = str(e)
+            return response
+        w = self.weather.settings
+        response.success = True
+        response.message = (f"wind set to {w.speed_mps:g} m/s from {w.direction_deg:g} deg, "
+                            f"gusts +/-{w.gust_mps:g} m/s")
+        self.get_logger().info(response.message)
+        self.publish_wind()
+        return response
 
     def inject_failure_callback(self, request: InjectFailure.Request,
                                 response: InjectFailure.Response) -> InjectFailure.Response:

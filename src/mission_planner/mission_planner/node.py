@@ -275,6 +275,13 @@ class MissionPlannerNode(Node):
             return
         self.wind = WindObservation(speed, direction % 360.0, self.now())
 
+    def current_wind(self) -> WindObservation | None:
+        """The last wind report, unless the station has been quiet too long to trust it."""
+        w = self.wind
+        if w is None or self.now() - w.observed_at > self.settings.wind_max_age_s:
+            return None
+        return w
+
     def driver(self, vehicle_id: str) -> VehicleDriver:
         """Return (creating on first use) the MAVROS driver of a vehicle."""
         d = self.drivers.get(vehicle_id)
@@ -299,7 +306,7 @@ class MissionPlannerNode(Node):
         s = self.settings
         return PlanningContext(
             start=start, vehicle=spec, home=home, available_energy_wh=energy_wh,
-            no_fly_zones=self.zones, now=self.now(), wind=self.wind, library=s.library,
+            no_fly_zones=self.zones, now=self.now(), wind=self.current_wind(), library=s.library,
             charging_stations=[(st.station_id, st.position) for st in s.stations],
             reserve_pct=s.reserve_percent, max_wind_mps=s.max_wind_mps,
             zone_margin_m=s.zone_margin_m)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from fleet_core.errors import ConfigError
 from fleet_core.geo import GeoPoint, LocalFrame
+from fleet_core.sim.weather import WindSettings, wind_settings
 from fleet_core.yaml_config import geo_point, load_file, mapping, number
 
 MAX_VEHICLES = 500
@@ -122,6 +123,7 @@ class SimSettings:
     position_rate_hz: float = 10.0
     state_rate_hz: float = 1.0
     link_timeout_s: float = 10.0  # MAVROS conn/timeout
+    weather: WindSettings | None = None  # a simulated weather station, if configured
 
 
 _T = TypeVar("_T", FlightLimits, BatterySpec)
@@ -254,7 +256,7 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
     """
     root = mapping(data.get("fleet_sim", data), "fleet_sim")
     known = {"seed", "time_factor", "position_rate_hz", "state_rate_hz", "link_timeout_s",
-             "defaults", "vehicles", "generate", "charging_stations"}
+             "defaults", "vehicles", "generate", "charging_stations", "weather"}
     unknown = set(root) - known
     if unknown:
         raise ConfigError(f"fleet_sim: unknown keys {sorted(unknown)} (known: {sorted(known)})")
@@ -311,6 +313,7 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
     return SimSettings(
         vehicles=tuple(vehicles), pads=tuple(charging_pads(root.get("charging_stations"))), seed=s,
         time_factor=tf, position_rate_hz=rate, state_rate_hz=state_rate, link_timeout_s=timeout,
+        weather=wind_settings(root.get("weather")),
     )
 
 
