@@ -54,12 +54,18 @@ STATION = {"id": "pad_a", "location": at(-40.0, 0.0), "charge_rate_w": 3000.0,
 
 def start_graph(graph: RosGraph, tmp_path: Path, vehicles: list[dict[str, Any]], *,
                 factor: float = 10.0, policy: str = "lowest_battery",
-                weather: dict[str, Any] | None = None) -> MissionPlannerNode:
+                weather: dict[str, Any] | None = None,
+                capacity_wh: float | None = None) -> MissionPlannerNode:
     sim = write(tmp_path, "sim.yaml", {"fleet_sim": {
         "seed": 1, "time_factor": factor, "link_timeout_s": 10.0, "vehicles": vehicles,
-        "charging_stations": [STATION], **({"weather": weather} if weather else {})}})
+        "charging_stations": [STATION], **({"weather": weather} if weather else {}),
+        **({"defaults": {"battery": {"capacity_wh": capacity_wh}}} if capacity_wh else {})}})
+    # With a battery size given, the fleet registry lists the vehicles with it.
+    registry = [{"id": v["id"], "capabilities": {"battery_capacity_wh": capacity_wh,
+                                                  "max_range_m": 8000.0}}
+                for v in vehicles] if capacity_wh else []
     fleet = write(tmp_path, "fleet.yaml", {"fleet_manager": {
-        "origin": at(0, 0), "vehicles": [], "status_rate_hz": 5.0, "check_rate_hz": 10.0,
+        "origin": at(0, 0), "vehicles": registry, "status_rate_hz": 5.0, "check_rate_hz": 10.0,
         "command_timeout_s": 2.0, "discovery": {"enabled": True, "period_s": 0.5},
         "liveness": {"stale_after_s": 2.0, "lost_after_s": 6.0},
         "separation": {"enabled": False}}})
@@ -313,6 +319,26 @@ def test_three_vehicles_contending_for_one_pad_are_served_lowest_battery_first(
     queued = [f.queue_position for f in goals["uav0"].feedback if f.state == "queued"]
     assert queued
     assert max(queued) == 3
+
+
+def test_a_survey_too_big_for_one_battery_is_shared_between_two_vehicles(
+        graph: RosGraph, tmp_path: Path) -> None:
+    start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)},
+                                  {"id": "uav1", "home": at(0, 10)}],
+                factor=10.0, capacity_wh=40.0)
+    events = Collector(graph, MissionEvent, "/fleet/mission_events", EVENTS_QOS)
+    goal = mission(graph, survey_spec(size=200.0, east=20.0))
+    result = goal.wait(240.0)
+    assert (result.final_state, result.reason) == ("completed", "all parts completed")
+    mine = events.snapshot()
+    split = [e for e in mine if e.mission_id == result.mission_id and "split into" in e.reason]
+    assert split, "the survey was split"
+    parts = {e.mission_id for e in mine if e.mission_id.startswith(result.mission_id + "/")}
+    assert len(parts) >= 2
+    flown_by = {e.vehicle_id for e in mine if e.mission_id in parts and e.to_state == "active"}
+    assert flown_by == {"uav0", "uav1"}
+    ends = [e.to_state for e in mine if e.mission_id in parts and e.to_state == "completed"]
+    assert len(ends) == len(parts)
 
 
 def test_an_emergency_preempts_a_survey_which_resumes_afterwards(

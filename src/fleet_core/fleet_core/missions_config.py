@@ -28,6 +28,10 @@ class PlannerSettings:
     max_wind_mps: float = 12.0
     wind_max_age_s: float = 600.0  # an older wind report is not used (the station went quiet)
     zone_margin_m: float = 10.0
+    # A survey that needs charging stops: "split" shares it among the free vehicles (when the
+    # fleet has two or more), each flying a part on one charge; "charge" keeps it on one
+    # vehicle that stops at a charging station on the way.
+    large_surveys: str = "split"
     command_timeout_s: float = 3.0
     command_retries: int = 2
     finished_kept: int = 100  # finished missions still listed on /fleet/missions
@@ -44,7 +48,8 @@ class PlannerSettings:
 
 
 _KEYS = ("tick_rate_hz", "emergency_priority", "paused_timeout_s", "charging_policy",
-         "critical_percent", "reserve_percent", "max_wind_mps", "wind_max_age_s", "zone_margin_m",
+         "critical_percent", "reserve_percent", "max_wind_mps", "wind_max_age_s",
+         "zone_margin_m", "large_surveys",
          "command_timeout_s", "command_retries", "finished_kept", "cost_weights",
          "charging_stations", "places")
 
@@ -54,6 +59,12 @@ def _percent(raw: object, where: str) -> float:
     if not 0.0 <= value <= 100.0:
         raise ConfigError(f"{where} must be within 0..100, got {raw!r}")
     return value
+
+
+def _choice(raw: object, allowed: tuple[str, ...], where: str) -> str:
+    if raw not in allowed:
+        raise ConfigError(f"{where} must be one of {list(allowed)}, got {raw!r}")
+    return str(raw)
 
 
 def _count(raw: object, where: str, low: int) -> int:
@@ -105,6 +116,8 @@ def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
         reserve_percent=_percent(root.get("reserve_percent", 20.0), f"{w}.reserve_percent"),
         max_wind_mps=positive(root.get("max_wind_mps", 12.0), f"{w}.max_wind_mps"),
         wind_max_age_s=positive(root.get("wind_max_age_s", 600.0), f"{w}.wind_max_age_s"),
+        large_surveys=_choice(root.get("large_surveys", "split"), ("split", "charge"),
+                              f"{w}.large_surveys"),
         zone_margin_m=number(root.get("zone_margin_m", 10.0), f"{w}.zone_margin_m"),
         command_timeout_s=positive(root.get("command_timeout_s", 3.0),
                                    f"{w}.command_timeout_s"),

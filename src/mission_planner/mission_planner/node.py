@@ -320,18 +320,30 @@ class MissionPlannerNode(Node):
         return plan_mission(request, self.planning_context(start, vehicle_id, home))
 
     @staticmethod
-    def demand(plan: MissionPlan, request: MissionRequest) -> Demand:
-        """What allocation needs from a plan: where the work starts and what it costs."""
+    def demand(plan: MissionPlan, request: MissionRequest, *, whole: bool = False) -> Demand:
+        """What allocation needs from a plan: where the work starts and what it costs.
+
+        A plan with charging stops needs, per charge, its biggest leg; with ``whole`` it
+        counts all of its energy instead, so that the dispatcher, finding no vehicle that
+        carries that much, splits the survey among vehicles.
+        """
         work = [w for w in plan.waypoints
                 if w.kind not in (WaypointKind.TAKEOFF, WaypointKind.TRANSIT)]
         first = work[0].position if work else plan.waypoints[-1].position
-        # A plan with charging stops needs, per charge, its biggest leg.
-        energy = max(leg.energy_wh for leg in plan.legs) if plan.legs else plan.energy_wh
+        energy = max(leg.energy_wh for leg in plan.legs) if plan.legs and not whole \
+            else plan.energy_wh
         return Demand(start=first, end=plan.waypoints[-1].position,
                       distance_m=plan.distance_m, duration_s=plan.duration_s,
                       energy_wh=energy, reserve_wh=plan.reserve_wh,
                       payload_kg=request.payload_kg,
                       splittable=request.mission_type is MissionType.SURVEY)
+
+    def share_out(self, plan: MissionPlan, request: MissionRequest) -> bool:
+        """Whether a survey needing charging stops is better split among the fleet."""
+        return (self.settings.large_surveys == "split"
+                and request.mission_type is MissionType.SURVEY
+                and any(w.kind is WaypointKind.CHARGE for w in plan.waypoints)
+                and len(self.candidates()) >= 2)
 
     def _split(self, record: MissionRecord, parts: int) -> list[Demand]:
         m = self.missions[record.mission_id]
@@ -364,7 +376,7 @@ class MissionPlannerNode(Node):
             plan = self.preview(request)
             record = MissionRecord(
                 mid, int(goal.priority), MissionKind(request.mission_type.value),
-                self.demand(plan, request),
+                self.demand(plan, request, whole=self.share_out(plan, request)),
                 scheduled_at=request.scheduled_start or request.not_before,
                 not_after=request.not_after, created_by=str(goal.created_by))
         except json.JSONDecodeError as exc:
