@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
 import os
+import random
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,14 +17,31 @@ import pytest
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
-# Distinct domains per test, offset by the process id so that concurrent pytest runs on one
-# machine do not share a domain either (Fast DDS on Linux accepts ids 0..232).
-_domains = itertools.count((os.getpid() % 20) * 10 + 1)
+# Distinct domains per test, and across concurrent pytest runs on one machine: each test
+# claims its domain id with an exclusive lock file, so two runs (say a developer's and a
+# helper's) never put two fleet_sims with the same vehicle ids in one domain. Fast DDS on Linux
+# accepts ids 0..232; 1..200 are used.
+_DOMAINS = 200
+_LOCK_DIR = Path(tempfile.gettempdir()) / "fleet-ros-domains"
+_start = itertools.count(random.randrange(_DOMAINS))
 
 
-def next_domain_id() -> int:
-    """Return a DDS domain id no other test in this run uses."""
-    return 1 + (next(_domains) - 1) % 200
+@contextlib.contextmanager
+def claimed_domain() -> Iterator[int]:
+    """Yield a DDS domain id that no other test on this machine holds, and hold it."""
+    _LOCK_DIR.mkdir(exist_ok=True)
+    first = next(_start)
+    for k in range(_DOMAINS):
+        domain = 1 + (first + k) % _DOMAINS
+        with open(_LOCK_DIR / f"{domain}.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            next(_start)  # the next test starts further on: DDS may still linger here
+            yield domain
+            return
+    raise RuntimeError(f"all {_DOMAINS} DDS domains are held by other tests ({_LOCK_DIR})")
 
 
 @pytest.fixture
@@ -27,8 +49,9 @@ def graph() -> Iterator[object]:
     """Yield a RosGraph in a private Context and domain, closed after the test."""
     from fleet_ros.graph import RosGraph
 
-    g = RosGraph(domain_id=next_domain_id())
-    try:
-        yield g
-    finally:
-        g.close()
+    with claimed_domain() as domain:
+        g = RosGraph(domain_id=domain)
+        try:
+            yield g
+        finally:
+            g.close()
