@@ -11,7 +11,8 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         # The workspace's config/ is the one source of the default fleet configuration.
-        (f"share/{PACKAGE}/config", ["../../config/fleet.yaml", "../../config/fleet.rviz"]),
+        (f"share/{PACKAGE}/config", ["../../config/fleet.yaml", "../../config/stations.yaml",
+                                     "../../config/fleet.rviz"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

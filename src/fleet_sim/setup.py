@@ -11,7 +11,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         # The workspace's config/ is the one source of the default simulated fleet.
-        (f"share/{PACKAGE}/config", ["../../config/fleet_sim.yaml"]),
+        (f"share/{PACKAGE}/config", ["../../config/fleet_sim.yaml", "../../config/stations.yaml"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -73,6 +73,40 @@ def load_file(path: str | Path, what: str, build: Callable[[Mapping[str, Any]], 
     if not isinstance(data, Mapping):
         raise ConfigError(f"{what} config {p} must hold a mapping at the top")
     try:
-        return build(data)
+        return build(_with_shared_files(data, p.parent))
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
+
+
+SHARED_KEYS = ("charging_stations",)
+"""Keys whose value may be a file name instead of the value itself (see _with_shared_files)."""
+
+
+def _with_shared_files(data: Mapping[str, Any], base: Path) -> Mapping[str, Any]:
+    """Read the shared keys that name a file, relative to the config file, from that file.
+
+    The simulator (which charges vehicles landed on a pad), the fleet manager (which draws the
+    pads) and the planner (which queues vehicles for them) must agree on the stations, so the
+    shipped configs all say ``charging_stations: stations.yaml`` rather than keep three copies.
+    """
+    out = dict(data)
+    for name, section in data.items():
+        if not isinstance(section, Mapping):
+            continue
+        refs = {k: section[k] for k in SHARED_KEYS if isinstance(section.get(k), str)}
+        if refs:
+            out[name] = {**section, **{k: _shared_value(base / ref, k)
+                                       for k, ref in refs.items()}}
+    return out
+
+
+def _shared_value(path: Path, key: str) -> Any:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{key}: {path} is not valid YAML: {exc}") from exc
+    if not isinstance(doc, Mapping) or key not in doc:
+        raise ConfigError(f"{key}: {path} must hold a mapping with the key {key!r}")
+    return doc[key]
