@@ -41,6 +41,7 @@ def test_a_stations_file_is_found_next_to_the_config_that_names_it(tmp_path: Pat
     (None, "cannot read"),
     ("charging_stations: [unclosed", "not valid YAML"),
     ("stations: []", "must hold a mapping with the key 'charging_stations'"),
+    ("- a list", "must hold a mapping at the top"),
     ("charging_stations: 7", "charging_stations"),
 ])
 def test_a_bad_stations_file_is_refused_naming_the_file(tmp_path: Path, content: str | None,

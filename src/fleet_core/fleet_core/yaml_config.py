@@ -64,18 +64,23 @@ def geo_point(raw: object, where: str) -> GeoPoint:
 def load_file(path: str | Path, what: str, build: Callable[[Mapping[str, Any]], T]) -> T:
     """Read YAML at ``path`` and build settings from it; errors name the file."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} config {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} config {p} is not valid YAML: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{what} config {p} must hold a mapping at the top")
+    data = _read_mapping(p, f"{what} config")
     try:
         return build(_with_shared_files(data, p.parent))
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
+
+
+def _read_mapping(path: Path, what: str) -> Mapping[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what} {path} must hold a mapping at the top")
+    return data
 
 
 SHARED_KEYS = ("charging_stations",)
@@ -101,12 +106,7 @@ def _with_shared_files(data: Mapping[str, Any], base: Path) -> Mapping[str, Any]
 
 
 def _shared_value(path: Path, key: str) -> Any:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{key}: {path} is not valid YAML: {exc}") from exc
-    if not isinstance(doc, Mapping) or key not in doc:
-        raise ConfigError(f"{key}: {path} must hold a mapping with the key {key!r}")
+    doc = _read_mapping(path, f"{key} file")
+    if key not in doc:
+        raise ConfigError(f"{key} file {path} must hold a mapping with the key {key!r}")
     return doc[key]
