@@ -11,7 +11,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
-    install_requires=["setuptools", "pyyaml"],
+    install_requires=["setuptools", "pyyaml", "numpy", "shapely", "pyproj"],
     zip_safe=True,
     maintainer="Fleet maintainers",
     maintainer_email="fleet-maintainers@example.com",

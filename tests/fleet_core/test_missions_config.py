@@ -31,6 +31,7 @@ def test_an_empty_config_takes_the_defaults() -> None:
 
 @pytest.mark.parametrize(("raw", "named"), [
     ({"large_surveys": "share"}, "large_surveys"),
+    ({"pin_grace_s": -1.0}, "pin_grace_s"),
     ({"wind_max_age_s": -5.0}, "wind_max_age_s"),
     ({"max_wind_mps": float("nan")}, "max_wind_mps"),
     ({"reserve_percent": 150.0}, "reserve_percent"),

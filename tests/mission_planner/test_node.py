@@ -22,6 +22,7 @@ from fleet_interfaces.srv import (
     ModifyWaypoints,
     PlanMission,
     ScheduleRecurring,
+    SetVehiclePin,
     SetWind,
 )
 from fleet_manager.node import FleetManagerNode
@@ -127,10 +128,10 @@ class GoalWatcher:
         return self.result
 
 
-def mission(graph: RosGraph, spec: str, priority: int = 5) -> GoalWatcher:
+def mission(graph: RosGraph, spec: str, priority: int = 5, vehicle_id: str = "") -> GoalWatcher:
     return GoalWatcher(graph, ExecuteMission, "/mission_planner/execute_mission",
                        ExecuteMission.Goal(spec_json=spec, priority=priority,
-                                           created_by="test"))
+                                           created_by="test", vehicle_id=vehicle_id))
 
 
 def control(graph: RosGraph, name: str, mission_id: str) -> Any:
@@ -262,6 +263,31 @@ def test_a_mission_goes_on_when_its_action_client_disappears(
                           120.0, "the mission to end")
     assert [e.to_state for e in done] == ["completed"]
     assert goal.result is None  # nobody was left to hear the result
+
+
+def test_a_mission_pinned_to_a_vehicle_is_flown_by_it_though_another_is_nearer(
+        graph: RosGraph, tmp_path: Path) -> None:
+    start_graph(graph, tmp_path, [{"id": "uav0", "home": at(40, 0)},
+                                  {"id": "uav1", "home": at(-40, 0)}], factor=10.0)
+    missions = Collector(graph, MissionStatusArray, "/fleet/missions", FLEET_QOS)
+    bad = mission(graph, survey_spec(), vehicle_id="uav 1")
+    assert "pinned vehicle id" in bad.wait(10.0).reason
+    goal = mission(graph, survey_spec(size=40.0, east=60.0), vehicle_id="uav1")
+    active = graph.wait_for(lambda: goal.feedback and goal.feedback[-1].state == "active"
+                            and goal.feedback[-1], 60.0, "mission active")
+    assert active.vehicle_id == "uav1"  # uav0 starts 80 m nearer the area
+    pins = graph.wait_for(lambda: (m := missions.last()) and [
+        s.pinned_vehicle_id for s in m.missions if s.mission_id == active.mission_id], 10.0,
+        "the mission on /fleet/missions")
+    assert pins == ["uav1"]
+    pin = graph.node("pinner").create_client(SetVehiclePin, "/mission_planner/set_vehicle_pin")
+    moved = graph.call(pin, SetVehiclePin.Request(mission_id=active.mission_id,
+                                                  vehicle_id="uav0", actor="test"))
+    assert not moved.ok
+    assert "only while it is planned or queued" in moved.message
+    result = goal.wait(120.0)
+    assert result.final_state == "completed"
+    assert {f.vehicle_id for f in goal.feedback if f.vehicle_id} == {"uav1"}
 
 
 def test_a_vehicle_lost_mid_mission_hands_the_rest_to_another_vehicle(

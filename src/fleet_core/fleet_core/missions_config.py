@@ -47,7 +47,8 @@ class PlannerSettings:
         raise ConfigError(f"station {station_id!r} has no pad {index}")
 
 
-_KEYS = ("tick_rate_hz", "emergency_priority", "paused_timeout_s", "charging_policy",
+_KEYS = ("tick_rate_hz", "emergency_priority", "paused_timeout_s", "pin_grace_s",
+         "charging_policy",
          "critical_percent", "reserve_percent", "max_wind_mps", "wind_max_age_s",
          "zone_margin_m", "large_surveys",
          "command_timeout_s", "command_retries", "finished_kept", "cost_weights",
@@ -96,6 +97,7 @@ def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
                                       f"{w}.emergency_priority", 1),
             paused_timeout_s=positive(root.get("paused_timeout_s", 300.0),
                                       f"{w}.paused_timeout_s"),
+            pin_grace_s=number(root.get("pin_grace_s", 60.0), f"{w}.pin_grace_s"),
             weights=weights)
     except ValueError as exc:
         raise ConfigError(f"{w}: {exc}") from None

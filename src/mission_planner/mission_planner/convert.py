@@ -75,7 +75,8 @@ def status_msg(record: MissionRecord, *, kind: str, progress_pct: float, current
     return MissionStatus(
         mission_id=record.mission_id, parent_id=record.parent_id or "", type=kind,
         state=record.state.value, priority=int(record.priority),
-        vehicle_id=record.vehicle_id or "", progress_pct=float(progress_pct),
+        vehicle_id=record.vehicle_id or "",
+        pinned_vehicle_id=record.pinned_vehicle_id or "", progress_pct=float(progress_pct),
         current_waypoint=int(current), waypoint_count=int(count),
         distance_m=float(distance_m), distance_remaining_m=float(remaining_m),
         eta_s=float(eta_s), created_by=record.created_by, reason=reason,

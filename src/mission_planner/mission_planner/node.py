@@ -39,7 +39,13 @@ from fleet_core.dispatch.dispatcher import (
 )
 from fleet_core.dispatch.errors import DispatchError
 from fleet_core.dispatch.recurrence import Recurrence, RecurringTemplate
-from fleet_core.dispatch.state import MissionKind, MissionRecord, MissionState, Modification
+from fleet_core.dispatch.state import (
+    MissionKind,
+    MissionRecord,
+    MissionState,
+    Modification,
+    check_vehicle_pin,
+)
 from fleet_core.errors import ConfigError
 from fleet_core.fleet.config import FleetSettings, load_fleet_settings_file
 from fleet_core.fleet.model import Liveness, VehicleSpec, VehicleStatus
@@ -84,6 +90,7 @@ from fleet_interfaces.srv import (
     PlanMission,
     ScheduleRecurring,
     SetPriority,
+    SetVehiclePin,
 )
 from fleet_ros.commands import CommandOutcome, CommandRunner
 from fleet_ros.entry import installed_config, read_only, run_node
@@ -225,6 +232,7 @@ class MissionPlannerNode(Node):
             self.create_service(MissionControl, f"~/{name}", self._control_service(name))
         self.create_service(ModifyWaypoints, "~/modify_waypoints", self.modify_callback)
         self.create_service(SetPriority, "~/set_priority", self.priority_callback)
+        self.create_service(SetVehiclePin, "~/set_vehicle_pin", self.pin_callback)
         self.create_service(ListMissions, "~/list_missions", self.list_callback)
         self.create_service(ScheduleRecurring, "~/schedule_recurring", self.recurring_callback)
         self.create_service(MissionControl, "~/cancel_recurring",
@@ -373,12 +381,17 @@ class MissionPlannerNode(Node):
             if not isinstance(spec, dict):
                 return mid, "spec_json must be a JSON object"
             request = parse_request(spec)
-            plan = self.preview(request)
+            pinned = check_vehicle_pin(str(goal.vehicle_id).strip() or None)
+            # A pinned mission is planned for its own vehicle when the fleet knows it yet.
+            plan = self.preview(request, pinned if pinned in self.vehicles else None)
+            # A pinned survey is never split: it keeps its per-charge demand.
+            whole = pinned is None and self.share_out(plan, request)
             record = MissionRecord(
                 mid, int(goal.priority), MissionKind(request.mission_type.value),
-                self.demand(plan, request, whole=self.share_out(plan, request)),
+                self.demand(plan, request, whole=whole),
                 scheduled_at=request.scheduled_start or request.not_before,
-                not_after=request.not_after, created_by=str(goal.created_by))
+                not_after=request.not_after, created_by=str(goal.created_by),
+                pinned_vehicle_id=pinned)
         except json.JSONDecodeError as exc:
             return mid, f"spec_json is not JSON: {exc}"
         except (RequestError, PlanningError, DispatchError, ValueError) as exc:
@@ -537,6 +550,19 @@ class MissionPlannerNode(Node):
                 str(request.mission_id), int(request.priority),
                 str(request.actor) or "operator", now=self.now())
             self._publish_modification(self.dispatcher.get(str(request.mission_id)), change)
+            response.ok, response.message = True, change.summary
+        except (DispatchError, ValueError) as exc:
+            response.ok, response.message = False, str(exc)
+        return response
+
+    def pin_callback(self, request: SetVehiclePin.Request,
+                     response: SetVehiclePin.Response) -> SetVehiclePin.Response:
+        try:
+            mid = str(request.mission_id)
+            change = self.dispatcher.set_pin(
+                mid, str(request.vehicle_id).strip() or None, str(request.actor) or "operator",
+                reason=str(request.reason), now=self.now())
+            self._publish_modification(self.dispatcher.get(mid), change)
             response.ok, response.message = True, change.summary
         except (DispatchError, ValueError) as exc:
             response.ok, response.message = False, str(exc)

@@ -208,3 +208,31 @@ class FleetMatrix:
             cost = cost + w.capability * (
                 (self.max_payload_kg - demand.payload_kg) / self._payload_scale)
         return np.where(feasible, cost, np.inf)
+
+    def capability_gap(self, demand: Demand, index: int) -> str | None:
+        """Return why vehicle ``index`` cannot carry ``demand`` (payload, model), or None.
+
+        The one-vehicle reading of :meth:`capable`, worded to follow the vehicle's id.
+        """
+        spec = self.vehicles[index].spec
+        if not spec.max_payload_kg >= demand.payload_kg:
+            return (f"carries at most {spec.max_payload_kg:g} kg, the mission needs "
+                    f"{demand.payload_kg:g} kg")
+        if demand.required_model is not None and spec.model != demand.required_model:
+            return f"is a {spec.model}, the mission needs a {demand.required_model}"
+        return None
+
+    def full_battery_gap(self, demand: Demand, index: int) -> str | None:
+        """Return why vehicle ``index`` could not fly ``demand`` even fully charged, or None.
+
+        Transit is left out (a charge may bring the vehicle nearer), as in :meth:`fits_alone`.
+        """
+        capacity = float(self.capacity_wh[index])
+        if not capacity - demand.energy_wh >= demand.reserve_wh:
+            return (f"the mission needs {demand.energy_wh + demand.reserve_wh:.1f} Wh with its "
+                    f"reserve, the battery holds {capacity:.1f} Wh when full")
+        reach = float(self.max_range_m[index])
+        if not reach >= demand.distance_m:
+            return (f"the mission is {demand.distance_m / 1000:.2f} km long, the vehicle "
+                    f"reaches {reach / 1000:.2f} km when full")
+        return None

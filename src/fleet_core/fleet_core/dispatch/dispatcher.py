@@ -23,6 +23,7 @@ from fleet_core.dispatch.state import (
     MissionTransition,
     Modification,
     check_priority,
+    check_vehicle_pin,
 )
 from fleet_core.fleet.model import VehicleStatus
 
@@ -100,7 +101,8 @@ class DispatcherConfig:
 
     A mission is an emergency (it may preempt) when its kind is emergency or its priority is
     at least ``emergency_priority``. A split makes parts of at most ``split_fill`` of a typical
-    free vehicle's usable energy and range, leaving room for the flight to each part.
+    free vehicle's usable energy and range, leaving room for the flight to each part. A mission
+    pinned to a vehicle the fleet snapshot has not shown for ``pin_grace_s`` fails.
     """
 
     emergency_priority: int = 9
@@ -108,6 +110,7 @@ class DispatcherConfig:
     weights: CostWeights = field(default_factory=CostWeights)
     split_fill: float = 0.7
     max_parts: int = 64
+    pin_grace_s: float = 60.0
     actor: str = "dispatcher"
 
     def __post_init__(self) -> None:
@@ -118,6 +121,8 @@ class DispatcherConfig:
             raise DispatchError(f"split_fill must be in (0, 1], got {self.split_fill!r}")
         if self.max_parts < 2:
             raise DispatchError(f"max_parts must be >= 2, got {self.max_parts!r}")
+        if not (math.isfinite(self.pin_grace_s) and self.pin_grace_s >= 0):
+            raise DispatchError(f"pin_grace_s must be finite and >= 0, got {self.pin_grace_s!r}")
 
 
 @dataclass(slots=True)
@@ -151,6 +156,7 @@ class Dispatcher:
         self._recurring: dict[str, _Recurring] = {}
         self._events: list[MissionEvent] = []
         self.waiting_reasons: dict[str, str] = {}  # queued mission -> why no vehicle yet
+        self._pin_missing_since: dict[str, float] = {}  # mission id -> first tick without it
 
     # ----------------------------------------------------------------- queries
 
@@ -253,6 +259,32 @@ class Dispatcher:
         self._events.append(change)
         return change
 
+    def set_pin(self, mission_id: str, vehicle_id: str | None, actor: str, *,
+                reason: str = "", now: float | None = None) -> Modification:
+        """Pin a waiting mission to ``vehicle_id``, or unpin it with None (any vehicle again).
+
+        Only while the mission is planned or queued: a vehicle already given the mission
+        keeps it until it is handed back. A charge reserved for the mission on another vehicle
+        is released.
+        """
+        t = self._now(now)
+        record = self.get(mission_id)
+        check_vehicle_pin(vehicle_id)
+        if record.state not in (MissionState.PLANNED, MissionState.QUEUED):
+            raise DispatchError(f"mission {mission_id!r} is {record.state.value}: its vehicle "
+                                f"pin can change only while it is planned or queued")
+        old = record.pinned_vehicle_id
+        record.pinned_vehicle_id = vehicle_id
+        self._pin_missing_since.pop(mission_id, None)
+        self.waiting_reasons.pop(mission_id, None)  # it named the old pin; the next tick says
+        reserved = self._reserved.get(mission_id)
+        if vehicle_id is not None and reserved is not None and reserved != vehicle_id:
+            del self._reserved[mission_id]
+        change = record.modify(t, actor, reason,
+                               f"vehicle pin {old or 'none'} -> {vehicle_id or 'none'}")
+        self._events.append(change)
+        return change
+
     def forget(self, mission_id: str) -> MissionRecord:
         """Drop a finished mission (and its parts) from memory once it is persisted."""
         record = self.get(mission_id)
@@ -341,7 +373,8 @@ class Dispatcher:
         """A vehicle can no longer fly its mission: it goes back to the queue for another.
 
         The mission resumes after its last reached waypoint; the node re-plans the remainder
-        from there when the next tick assigns it.
+        from there when the next tick assigns it. A mission pinned to the vehicle stays pinned
+        and waits for it (the transition's reason says so) until the pin is changed.
         """
         t = self._now(now)
         why = Unavailability(why)
@@ -358,7 +391,8 @@ class Dispatcher:
     def hand_back(self, mission_id: str, reason: str, *, actor: str,
                   now: float | None = None) -> MissionTransition:
         """Give an assigned, active or paused mission back to the queue (its vehicle is sent
-        home, for example); it resumes after its last reached waypoint on another vehicle."""
+        home, for example); it resumes after its last reached waypoint on another vehicle, or
+        on the same one when it is pinned."""
         record = self.get(mission_id)
         if not record.state.holds_vehicle:
             raise DispatchError(f"mission {mission_id!r} is {record.state.value}: it has no "
@@ -405,6 +439,8 @@ class Dispatcher:
 
     def _allocate(self, record: MissionRecord, matrix: FleetMatrix, free: BoolArray,
                   now: float, busy: Collection[str]) -> list[Decision]:
+        if record.pinned_vehicle_id is not None:
+            return self._allocate_pinned(record, matrix, free, now, busy)
         demand = record.demand
         mask = free
         reserved = self._reserved.get(record.mission_id)
@@ -446,6 +482,104 @@ class Dispatcher:
             return [ChargeFirst(vehicle_id, record.mission_id, target)]
         self.waiting_reasons[record.mission_id] = self._why_not(demand, matrix, free)
         return []
+
+    def _allocate_pinned(self, record: MissionRecord, matrix: FleetMatrix, free: BoolArray,
+                         now: float, busy: Collection[str]) -> list[Decision]:
+        """Give a pinned mission its vehicle, charge that vehicle first, or say why it waits.
+
+        Never another vehicle and never a split: the operator chose this one.
+        """
+        pin = record.pinned_vehicle_id
+        assert pin is not None
+        mission_id = record.mission_id
+        demand = record.demand
+        i = matrix.index.get(pin)
+        if i is None:
+            since = self._pin_missing_since.setdefault(mission_id, now)
+            grace = self.config.pin_grace_s
+            if now - since > grace:
+                return self._fail_pinned(record, now, (
+                    f"pinned vehicle {pin} has not been in the fleet for {now - since:.0f} s "
+                    f"(grace {grace:g} s)"))
+            return self._wait_pinned(record, pin, f"is not in the fleet picture (the mission "
+                                                  f"fails after {grace:g} s without it)")
+        self._pin_missing_since.pop(mission_id, None)
+        gap = matrix.full_battery_gap(demand, i)
+        if gap is not None:
+            return self._fail_pinned(record, now, f"pinned vehicle {pin} can never fly it: {gap}")
+        gap = matrix.capability_gap(demand, i)
+        if gap is not None:
+            return self._wait_pinned(record, pin, gap)
+        own = self._reserved.get(mission_id) == pin  # charging for this mission
+        vehicle = matrix.vehicles[i]
+        usable = vehicle.available and pin not in busy if own else bool(free[i])
+        if not usable:
+            return self._pinned_blocked(record, pin, matrix, i, own=own, busy=busy, now=now)
+        only = np.zeros(len(matrix), dtype=np.bool_)
+        only[i] = True
+        cost = float(matrix.costs(demand, only)[i])
+        if math.isfinite(cost):
+            free[i] = False
+            self._assign(record, pin, now, f"pinned, cost {cost:.1f}")
+            return [Assign(mission_id, pin, record.resume_from_index, cost)]
+        if math.isfinite(matrix.costs(demand, only, full_charge=True)[i]):
+            # Also when its reserved vehicle came back short: it charges again.
+            free[i] = False
+            self._reserved[mission_id] = pin
+            need = matrix.energy_needed_wh(demand, i)
+            target = min(100.0, 100.0 * need / float(matrix.capacity_wh[i]))
+            self._wait_pinned(record, pin, "is charging for this mission first")
+            return [ChargeFirst(pin, mission_id, target)]
+        distance = float(matrix.distances_m(demand.start)[i])
+        return self._wait_pinned(record, pin, f"is {distance / 1000:.1f} km from the start: "
+                                              f"too far even fully charged")
+
+    def _pinned_blocked(self, record: MissionRecord, pin: str, matrix: FleetMatrix, i: int, *,
+                        own: bool, busy: Collection[str], now: float) -> list[Decision]:
+        """Preempt the pinned vehicle for an emergency if allowed, else say why it waits."""
+        vehicle = matrix.vehicles[i]
+        holder = None if own else self._holder_of(pin)
+        if holder is not None and holder.state.holds_vehicle:
+            if (self.is_emergency(record) and vehicle.fresh
+                    and holder.state in (MissionState.ASSIGNED, MissionState.ACTIVE)
+                    and holder.priority < record.priority):
+                only = np.zeros(len(matrix), dtype=np.bool_)
+                only[i] = True
+                if math.isfinite(matrix.costs(record.demand, only)[i]):
+                    self._hand_back(holder, now, f"preempted by {record.mission_id}",
+                                    self.config.actor)
+                    self._assign(record, pin, now, f"pinned, preempted {holder.mission_id}")
+                    return [Preempt(holder.mission_id, pin, record.mission_id,
+                                    holder.resume_from_index)]
+            return self._wait_pinned(record, pin, f"is busy with mission {holder.mission_id}")
+        if holder is not None:
+            return self._wait_pinned(record, pin, f"is reserved for mission "
+                                                  f"{holder.mission_id} (charging for it)")
+        if pin in busy:
+            return self._wait_pinned(record, pin, "is charging for this mission first" if own
+                                     else "is at or queued for a charging pad")
+        if not vehicle.fresh:
+            return self._wait_pinned(record, pin, "is lost (no fresh telemetry)")
+        return self._wait_pinned(record, pin, _STATUS_WORDS[vehicle.status])
+
+    def _holder_of(self, vehicle_id: str) -> MissionRecord | None:
+        """Return the mission holding ``vehicle_id``, or the one it charges for."""
+        for other in self._missions.values():
+            if other.vehicle_id == vehicle_id and other.state.holds_vehicle:
+                return other
+        for mission_id, reserved in self._reserved.items():
+            if reserved == vehicle_id:
+                return self._missions[mission_id]
+        return None
+
+    def _wait_pinned(self, record: MissionRecord, pin: str, why: str) -> list[Decision]:
+        self.waiting_reasons[record.mission_id] = f"pinned to {pin}, which {why}"
+        return []
+
+    def _fail_pinned(self, record: MissionRecord, now: float, reason: str) -> list[Decision]:
+        self._end(record, MissionState.FAILED, now, reason, self.config.actor)
+        self._settle_parent(record, now)
+        return [Fail(record.mission_id, None, reason)]
 
     def _preempt(self, record: MissionRecord, matrix: FleetMatrix,
                  now: float) -> Preempt | None:
@@ -620,6 +754,9 @@ class Dispatcher:
 
     def _hand_back(self, record: MissionRecord, now: float, reason: str,
                    actor: str) -> MissionTransition:
+        if record.pinned_vehicle_id is not None:
+            # An operator who named the vehicle expects the mission back on it, not on another.
+            reason = f"{reason}; stays pinned to {record.pinned_vehicle_id}, waiting for it"
         step = self._move(record, MissionState.QUEUED, now, reason, actor)
         record.vehicle_id = None
         record.resume_from_index = record.last_reached_index + 1
@@ -639,6 +776,7 @@ class Dispatcher:
         self._planned.pop(record.mission_id, None)
         self._reserved.pop(record.mission_id, None)
         self.waiting_reasons.pop(record.mission_id, None)
+        self._pin_missing_since.pop(record.mission_id, None)
         return step
 
     def _parent(self, record: MissionRecord) -> MissionRecord | None:
@@ -660,6 +798,18 @@ class Dispatcher:
                               self.config.actor)]
         return [self._end(parent, MissionState.ABORTED, now, "a part was aborted",
                           self.config.actor)]
+
+
+# Why an idle-looking pinned vehicle is not free: worded to follow "which".
+_STATUS_WORDS: dict[VehicleStatus, str] = {
+    VehicleStatus.UNKNOWN: "reports no status yet",
+    VehicleStatus.IDLE: "is idle but not free",
+    VehicleStatus.IN_MISSION: "is flying a mission the dispatcher did not give it",
+    VehicleStatus.RETURNING: "is returning home",
+    VehicleStatus.CHARGING: "is charging",
+    VehicleStatus.MAINTENANCE: "is in maintenance",
+    VehicleStatus.OFFLINE: "is offline",
+}
 
 
 def _next_occurrence(template: RecurringTemplate, after: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -97,6 +98,9 @@ class Modification:
 class MissionRecord:
     """Everything the dispatcher knows about one mission.
 
+    ``vehicle_id`` is the vehicle flying (or assigned) the mission now; ``pinned_vehicle_id``,
+    when set, is the only vehicle the dispatcher will ever give it to.
+
     Waypoint indices (``last_reached_index``, ``resume_from_index``) count in the mission's
     original plan, so they stay meaningful across hand-backs and re-plans of the remainder.
     """
@@ -108,6 +112,7 @@ class MissionRecord:
     scheduled_at: float | None = None
     not_after: float | None = None
     created_by: str = ""
+    pinned_vehicle_id: str | None = None
     state: MissionState = MissionState.PLANNED
     vehicle_id: str | None = None
     resume_from_index: int = 0
@@ -124,6 +129,7 @@ class MissionRecord:
                 f"mission_id must be non-empty without outer spaces, got {self.mission_id!r}"
             )
         check_priority(self.priority)
+        check_vehicle_pin(self.pinned_vehicle_id)
         if not isinstance(self.kind, MissionKind):
             raise DispatchError(f"mission kind must be a MissionKind, got {self.kind!r}")
         for name in ("scheduled_at", "not_after"):
@@ -165,3 +171,20 @@ def check_priority(priority: object) -> int:
     if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 10:
         raise DispatchError(f"mission priority must be an integer 1..10, got {priority!r}")
     return priority
+
+
+# A vehicle id is a ROS name component (its MAVROS namespace, configured or discovered):
+# letters, digits and '_', not starting with a digit. fleet.yaml is stricter (a letter first).
+_VEHICLE_ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def check_vehicle_pin(vehicle_id: object) -> str | None:
+    """Return ``vehicle_id`` if it is None (no pin) or a valid vehicle id, else raise."""
+    if vehicle_id is None:
+        return None
+    if not isinstance(vehicle_id, str) or not _VEHICLE_ID_RE.fullmatch(vehicle_id):
+        raise DispatchError(
+            f"pinned vehicle id must be None or match {_VEHICLE_ID_RE.pattern} (like uav3), "
+            f"got {vehicle_id!r}"
+        )
+    return vehicle_id
