@@ -15,6 +15,7 @@ from rclpy.parameter import Parameter
 from sqlalchemy import Engine, text
 
 from fleet_db.db import make_engine
+from fleet_interfaces.action import RequestCharge
 from fleet_interfaces.msg import CoordinationEvent, FleetStatus
 from fleet_interfaces.srv import InjectFailure
 from fleet_manager.node import FleetManagerNode
@@ -23,7 +24,14 @@ from fleet_ros.qos import EVENTS_QOS, FLEET_QOS
 from fleet_sim.node import FleetSimNode
 from mission_planner.node import MissionPlannerNode
 from telemetry_recorder.node import TelemetryRecorderNode
-from tests.mission_planner.test_node import at, mission, survey_spec, write
+from tests.mission_planner.test_node import (
+    STATION,
+    GoalWatcher,
+    at,
+    mission,
+    survey_spec,
+    write,
+)
 from tests.ros_helpers import Collector
 
 pytestmark = pytest.mark.ros
@@ -63,9 +71,11 @@ def recorder(graph: RosGraph, spool: Path) -> TelemetryRecorderNode:
 
 
 def start(graph: RosGraph, tmp_path: Path, vehicles: list[str], *, factor: float = 10.0,
-          planner: bool = False) -> None:
+          planner: bool = False, battery_pct: float = 100.0) -> None:
     sim = write(tmp_path, "sim.yaml", {"fleet_sim": {
         "seed": 1, "time_factor": factor, "link_timeout_s": 10.0,
+        "defaults": {"battery": {"initial_percent": battery_pct}},
+        "charging_stations": [STATION],
         "vehicles": [{"id": v, "home": at(0, 10 * i)} for i, v in enumerate(vehicles)]}})
     fleet = write(tmp_path, "fleet.yaml", {"fleet_manager": {
         "origin": at(0, 0), "vehicles": [], "status_rate_hz": 5.0, "check_rate_hz": 10.0,
@@ -77,7 +87,8 @@ def start(graph: RosGraph, tmp_path: Path, vehicles: list[str], *, factor: float
     graph.add(FleetManagerNode(context=graph.context,
                                parameter_overrides=[Parameter("config_file", value=fleet)]))
     if planner:
-        missions = write(tmp_path, "missions.yaml", {"mission_planner": {"tick_rate_hz": 5.0}})
+        missions = write(tmp_path, "missions.yaml", {"mission_planner": {
+            "tick_rate_hz": 5.0, "charging_stations": [STATION]}})
         p = graph.add(MissionPlannerNode(context=graph.context, parameter_overrides=[
             Parameter("config_file", value=missions),
             Parameter("fleet_config_file", value=fleet)]))
@@ -148,6 +159,33 @@ def _events(engine: Engine, mission_id: str) -> list[Any]:
             "select to_state from mission_events where mission_id = :m and from_state is "
             "distinct from to_state order by time, id"),  # transitions, not changes
             {"m": mission_id}))
+
+
+def test_a_charge_is_stored_as_a_charging_session_at_its_station(
+        graph: RosGraph, tmp_path: Path, engine: Engine, vid: str) -> None:
+    start(graph, tmp_path, [vid], planner=True, battery_pct=40.0, factor=20.0)
+    recorder(graph, tmp_path / "spool")
+    charge = GoalWatcher(graph, RequestCharge, "/mission_planner/request_charge",
+                         RequestCharge.Goal(vehicle_id=vid, target_pct=50.0))
+    result = charge.wait(120.0)
+    assert result.success
+    row = graph.wait_for(lambda: _session(engine, vid), 20.0, "the charging_sessions row")
+    assert row.station_id == STATION["id"]
+    assert row.pad == result.pad
+    assert row.start_pct == pytest.approx(result.start_pct, abs=0.01)
+    assert row.start_pct < 40.0  # it flew to the pad first
+    assert row.end_pct == pytest.approx(result.charged_pct, abs=0.01)
+    assert row.end_pct >= 50.0
+    assert row.energy_wh == pytest.approx(result.energy_wh, rel=1e-3)
+    assert row.ended_at > row.started_at >= row.requested_at
+    assert count(engine, "select count(*) from charging_sessions where vehicle_id = :v",
+                 v=vid) == 1
+
+
+def _session(engine: Engine, vid: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text("select * from charging_sessions where vehicle_id = :v"),
+                            {"v": vid}).one_or_none()
 
 
 def test_two_recorders_side_by_side_store_every_sample_once(
