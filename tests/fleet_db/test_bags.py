@@ -428,7 +428,7 @@ def _stored(conn: Connection, vehicles: Sequence[str]) -> list[TelemetrySample]:
 
 @pytest.fixture
 def vehicles(db_engine: Engine) -> Iterator[list[str]]:
-    """Yield unique vehicle ids; their telemetry, missions and vehicles are deleted after."""
+    """Yield unique vehicle ids; their telemetry, missions, vehicles, rollup marks go after."""
     tag = uuid.uuid4().hex[:8]
     ids = [f"bagtest-{tag}-a", f"bagtest-{tag}-b"]
     try:
@@ -438,6 +438,8 @@ def vehicles(db_engine: Engine) -> Iterator[list[str]]:
             conn.execute(text("DELETE FROM telemetry WHERE vehicle_id = ANY(:v)"), {"v": ids})
             conn.execute(text("DELETE FROM missions WHERE vehicle_id = ANY(:v)"), {"v": ids})
             conn.execute(text("DELETE FROM vehicles WHERE id = ANY(:v)"), {"v": ids})
+            conn.execute(text("DELETE FROM telemetry_rollup_dirty WHERE vehicle_id = ANY(:v)"),
+                         {"v": ids})
 
 
 def test_export_delete_import_gives_back_every_row_and_field(

@@ -23,8 +23,8 @@ from .conftest import migrate
 TABLES = {
     "sites", "vehicles", "charging_stations", "charging_sessions", "no_fly_zones", "missions",
     "mission_waypoints", "mission_events", "coordination_events", "telemetry",
-    "telemetry_1min", "rollup_watermarks", "flights", "users", "roles", "api_keys",
-    "audit_log",
+    "telemetry_1min", "rollup_watermarks", "telemetry_rollup_dirty", "flights", "users",
+    "roles", "api_keys", "audit_log",
 }
 
 
@@ -97,6 +97,30 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(scratch_url: str) -> Non
         with engine.connect() as conn:
             assert _tables(conn) == TABLES
             assert len(_partitions(conn)) == 9
+    finally:
+        engine.dispose()
+
+
+def test_migration_0004_adds_the_rollup_dirty_marks_and_takes_them_away(
+        scratch_url: str) -> None:
+    engine = create_engine(scratch_url)
+    try:
+        migrate(scratch_url, "0003")
+        with engine.connect() as conn:
+            assert _tables(conn) == TABLES - {"telemetry_rollup_dirty"}
+        migrate(scratch_url, "0004")
+        with engine.begin() as conn:
+            assert _tables(conn) == TABLES
+            conn.execute(text("insert into telemetry_rollup_dirty (vehicle_id, from_minute, "
+                              "to_minute) values (null, '2026-01-01Z', '2026-01-01 00:01Z')"))
+            with pytest.raises(IntegrityError, match="minutes_ordered"), conn.begin_nested():
+                conn.execute(text("insert into telemetry_rollup_dirty (from_minute, to_minute) "
+                                  "values ('2026-01-01Z', '2026-01-01Z')"))
+        migrate(scratch_url, "0003", down=True)
+        with engine.connect() as conn:
+            assert _tables(conn) == TABLES - {"telemetry_rollup_dirty"}
+            assert conn.execute(text("select version_num from alembic_version")).scalar_one() \
+                == "0003"
     finally:
         engine.dispose()
 

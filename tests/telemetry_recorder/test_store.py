@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import select
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
 
 from fleet_db.db import make_engine
@@ -73,3 +83,177 @@ def test_a_torn_last_journal_line_is_ignored_and_times_survive(tmp_path: Path) -
     assert [row.values["key"] for row, _ in pending] == ["uav0-1", "uav0-2"]
     assert pending[-1][1] == end
     assert pending[0][0].values["time"] == datetime(2026, 11, 20, 12, 0, 1, tzinfo=UTC)
+
+
+class _Syncs:
+    """The journal's sync seam: counts the calls, can hold them, or fail them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bool, bool]] = []  # (a directory?, did rows.jsonl.tmp exist?)
+        self.fail = False
+        self.release = threading.Event()  # cleared by a test: the next sync waits for it
+        self.release.set()
+        self.entered = threading.Event()
+        self.tmp: Path | None = None
+
+    def __call__(self, fd: int) -> None:
+        self.entered.set()
+        assert self.release.wait(10.0), "a test never released a held sync"
+        self.calls.append((stat.S_ISDIR(os.fstat(fd).st_mode),
+                           self.tmp is not None and self.tmp.exists()))
+        if self.fail:
+            raise OSError(errno.EIO, "Input/output error")
+        os.fdatasync(fd)
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+_CHILD = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+
+    from telemetry_recorder.store import Journal
+    from tests.telemetry_recorder.test_store import _event
+
+    # A long interval: only the first append gets synced before the kill.
+    journal = Journal(Path(sys.argv[1]), sync_interval_s=1.0)
+    for n in range(200):
+        end = journal.append(_event("uav0", n % 60))
+    print(end, journal.stats()["journaled"], flush=True)
+    sys.stdin.read()
+""")
+
+
+def test_rows_appended_survive_a_kill_right_after_append_returns(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(root), *(str(root / "src" / p) for p in ("telemetry_recorder", "fleet_db",
+                                                      "fleet_core")),
+         env.get("PYTHONPATH", "")])
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path)], cwd=root, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        ready, _, _ = select.select([child.stdout], [], [], 60.0)
+        assert ready, "the child never appended its rows"
+        end, synced = (int(x) for x in child.stdout.readline().split())
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10.0)
+    assert child.returncode == -signal.SIGKILL
+    assert synced < 200  # most rows were acknowledged before any sync covered them
+    assert (tmp_path / "rows.jsonl").stat().st_size == end
+    assert len(_lines(tmp_path / "rows.jsonl")) == 200
+    journal = Journal(tmp_path)
+    pending = journal.pending()
+    journal.close()
+    assert len(pending) == 200
+    assert [row.values["key"] for row, _ in pending[:3]] == ["uav0-0", "uav0-1", "uav0-2"]
+    assert pending[-1][1] == end
+
+
+def test_an_append_is_journaled_only_once_a_sync_after_it_returned(tmp_path: Path) -> None:
+    syncs = _Syncs()
+    journal = Journal(tmp_path, sync=syncs, sync_interval_s=0.0)  # opening syncs once...
+    assert syncs.calls == [(False, False), (True, False)]  # ...the file, the new dir entry
+    syncs.release.clear()
+    syncs.entered.clear()
+    end = journal.append(_event("uav0", 1))
+    assert syncs.entered.wait(5.0)  # the syncer is inside fdatasync, held there
+    assert not journal.wait_durable(end, 0.2)
+    assert journal.stats()["journaled"] == 0
+    syncs.release.set()
+    assert journal.wait_durable(end, 5.0)
+    assert journal.stats()["journaled"] == 1
+    journal.close()
+
+
+def test_a_burst_of_1000_appends_is_made_durable_by_a_few_syncs(tmp_path: Path) -> None:
+    syncs = _Syncs()
+    journal = Journal(tmp_path, sync=syncs, sync_interval_s=0.01)
+    opened = len(syncs.calls)
+    ends = [journal.append(_event("uav0", n % 60)) for n in range(1000)]
+    assert journal.wait_durable(ends[-1], 5.0)
+    time.sleep(0.05)  # nothing left to sync: no more calls come
+    used = len(syncs.calls) - opened
+    assert 1 <= used <= 10, f"{used} syncs for 1000 appends"
+    assert journal.stats()["journaled"] == 1000
+    journal.close()
+
+
+def test_appends_made_while_a_sync_runs_share_the_next_one(tmp_path: Path) -> None:
+    syncs = _Syncs()
+    journal = Journal(tmp_path, sync=syncs, sync_interval_s=0.0)
+    opened = len(syncs.calls)
+    syncs.release.clear()
+    syncs.entered.clear()
+    journal.append(_event("uav0", 0))
+    assert syncs.entered.wait(5.0)  # the first sync holds; 999 appends queue up behind it
+    ends = [journal.append(_event("uav0", n % 60)) for n in range(1, 1000)]
+    syncs.release.set()
+    assert journal.wait_durable(ends[-1], 5.0)
+    assert len(syncs.calls) - opened == 2
+    journal.close()
+
+
+def test_a_failed_sync_refuses_later_appends_and_acknowledges_nothing(tmp_path: Path) -> None:
+    syncs = _Syncs()
+    journal = Journal(tmp_path, sync=syncs)
+    syncs.fail = True
+    end = journal.append(_event("uav0", 1))
+    assert not journal.wait_durable(end, 5.0)
+    assert journal.stats()["journaled"] == 0
+    assert "fdatasync failed" in journal.stats()["journal_error"]
+    with pytest.raises(OSError, match="fdatasync failed"):
+        journal.append(_event("uav0", 2))
+    journal.close()
+
+
+def test_compaction_keeps_the_uncommitted_rows_through_a_crash_at_any_step(
+        tmp_path: Path) -> None:
+    syncs = _Syncs()
+    syncs.tmp = tmp_path / "rows.jsonl.tmp"
+    journal = Journal(tmp_path, sync=syncs, compact_bytes=1)
+    ends = [journal.append(_event("uav0", n)) for n in range(10)]
+    assert journal.wait_durable(ends[-1], 5.0)
+    before = len(syncs.calls)
+    journal.commit(ends[6])
+    # The tail went to a new file, synced before the rename, then the directory after it.
+    assert syncs.calls[before:] == [(False, True), (True, False)]
+    lines = _lines(tmp_path / "rows.jsonl")
+    assert lines[0] == b'{"journal_base":%d}\n' % ends[6]
+    assert len(lines) == 4
+    kept = [(row.values["key"], end) for row, end in journal.pending()]
+    assert kept == [(f"uav0-{n}", ends[n]) for n in (7, 8, 9)]
+    more = journal.append(_event("uav0", 10))
+    journal.close()
+
+    # A crash right after the rename: the mark was never rewritten (here: it is stale).
+    (tmp_path / "rows.committed").write_text("0")
+    # A crash of a later compaction before its rename leaves its temporary file.
+    (tmp_path / "rows.jsonl.tmp").write_bytes(b'{"journal_base":999}\n{"kind":')
+    journal = Journal(tmp_path)
+    assert [(row.values["key"], end) for row, end in journal.pending()] == [
+        *kept, ("uav0-10", more)]
+    assert not (tmp_path / "rows.jsonl.tmp").exists()
+    journal.commit(more)
+    journal.close()
+    assert Journal(tmp_path).pending() == []
+
+
+def test_the_store_counts_rows_journaled_once_synced(tmp_path: Path) -> None:
+    away = make_engine("postgresql+psycopg://fleet@127.0.0.1:1/fleet_test", check=False,
+                       connect_timeout_s=1)
+    store = EventStore(away, retain_days=3650, maintenance_period_s=3600.0, logger=_Log(),
+                       journal_dir=tmp_path / "rows")
+    for n in range(3):
+        store.put(_event("uav0", n))
+    assert store.wait_journaled(5.0)
+    m = store.metrics()
+    assert (m["journal_appended"], m["journaled"], m["journal_error"]) == (3, 3, "")
+    assert 1 <= m["journal_syncs"] <= 3
+    store.close(timeout_s=0.2)
+    away.dispose()

@@ -56,6 +56,7 @@ from fleet_db.merge import (
     battery_from_mavros,
     battery_to_mavros,
 )
+from fleet_db.rollups import mark_rows_sql
 from fleet_db.samples import TelemetrySample
 
 # The typed rosbags classes of the standard messages (the store msgdefs.typestore() extends).
@@ -269,7 +270,11 @@ WHERE time >= :t0 AND time <= :t1 {vehicle_filter}
 ORDER BY time, vehicle_id
 """
 
-_INSERT = """
+# Inserts the rows not stored yet and marks their minutes for fleet_db.rollups.rollup_dirty
+# (imported rows are usually older than what the periodic rollup re-reads); returns how many
+# rows were new.
+_INSERT = f"""
+WITH inserted AS (
 INSERT INTO telemetry (vehicle_id, time, position, altitude_amsl, altitude_rel, heading_deg,
                        ground_speed_mps, climb_rate_mps, battery_pct, voltage_v, current_a,
                        mode, armed, landed_state, mission_id)
@@ -283,6 +288,9 @@ FROM unnest(CAST(:v AS text[]), CAST(:t AS timestamptz[]), CAST(:lat AS float8[]
             CAST(:mi AS text[]))
      AS r(v, t, lat, lon, aa, ar, h, gs, cr, bp, vv, ca, m, a, ls, mi)
 ON CONFLICT (vehicle_id, time) DO NOTHING
+RETURNING vehicle_id, time
+), marked AS ({mark_rows_sql("inserted", late_only=False)})
+SELECT count(*) FROM inserted
 """
 
 
@@ -680,7 +688,7 @@ def _insert_batch(conn: Connection, rows: Sequence[TelemetrySample],
         "m": [r.mode for r in rows], "a": [r.armed for r in rows],
         "ls": [r.landed_state for r in rows], "mi": [r.mission_id for r in rows],
     }
-    return conn.execute(text(_INSERT), params).rowcount
+    return int(conn.execute(text(_INSERT), params).scalar_one())
 
 
 def import_bag(db: Connection | Engine, bag_path: Path | str,
@@ -689,7 +697,9 @@ def import_bag(db: Connection | Engine, bag_path: Path | str,
     """Merge a bag's MAVROS topics into rows and insert those not stored yet.
 
     Idempotent: a row whose (vehicle_id, time) exists is skipped and counted as a
-    duplicate. With an Engine the whole import is one transaction.
+    duplicate. The minutes of the rows inserted are marked for the rollups (recomputed by the
+    recorder's next housekeeping, or ``fleet_db.rollups.rollup_dirty``). With an Engine the
+    whole import is one transaction.
     """
     from fleet_db.partitions import ensure_partitions  # noqa: PLC0415 (the schema's module)
 

@@ -19,6 +19,14 @@ transaction) and sends the spooled bytes as they are:
 Either way every sample is stored exactly once. Only after the commit does the spool mark the
 batch committed, so a crash in between re-delivers the batch, which the above absorbs.
 
+A batch with samples stamped more than ``rollup_late_after_s`` ago (a replay after an outage,
+a previous run's spool) also marks, in its transaction, the minutes it changes for
+:func:`fleet_db.rollups.rollup_dirty`, since the periodic rollup no longer re-reads them. A
+batch late as a whole over at most an hour takes one mark of every vehicle's minutes in its
+span, one more statement and nothing decoded; one that mixes late and live samples (a vehicle
+whose clock lags) or spans more goes through the staging table, which gives each vehicle the
+marks of its own late samples.
+
 There is no queue in memory besides the spool: its active segment is a mapping of the page
 cache, so the flusher reads what was just appended without touching the disk, and when the
 database is slow or away the samples simply accumulate in the spool (up to
@@ -55,6 +63,7 @@ from sqlalchemy.pool import NullPool
 
 from fleet_db.db import InvalidArgumentError, database_url, safe_url
 from fleet_db.partitions import ensure_partitions
+from fleet_db.rollups import LATE_AFTER, mark_dirty, mark_rows_sql
 from fleet_db.samples import MAX_FUTURE_SKEW, TelemetrySample
 from fleet_db.spool import (
     PG_EPOCH,
@@ -82,6 +91,12 @@ _COPY_DIRECT = f"copy telemetry ({_TUPLE_COLS}) from stdin (format binary)"
 _COPY_STAGING = f"copy {_STAGING} ({_TUPLE_COLS}) from stdin (format binary)"
 _MOVE = (f"insert into telemetry ({_TUPLE_COLS}) select {_TUPLE_COLS} from {_STAGING} "
          "on conflict (vehicle_id, time) do nothing")
+# The same, marking the rollup minutes of the late rows it inserted; returns the rows inserted.
+_MOVE_AND_MARK = (f"with moved as ({_MOVE} returning vehicle_id, time), "
+                  f"marked as ({mark_rows_sql('moved', late_only=True)}) "
+                  "select count(*) from moved")
+# A batch late as a whole over a longer span than this is marked per vehicle (see above).
+_COARSE_MARK_SPAN = timedelta(hours=1)
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\0" + bytes(8)  # header: signature, flags, no extension
 _COPY_TRAILER = b"\xff\xff"
 # After a batch met rows already stored, this many batches go through staging directly.
@@ -156,6 +171,8 @@ class WriterSettings:
     retry_initial_s: float = 0.1
     retry_max_s: float = 5.0
     max_sample_age_s: float = 7 * 86400.0  # older samples are rejected at submit
+    # Samples older than this when written mark their rollup minutes dirty (fleet_db.rollups).
+    rollup_late_after_s: float = LATE_AFTER.total_seconds()
     connect_timeout_s: int = 5
     statement_timeout_s: int = 60
 
@@ -168,6 +185,7 @@ class WriterSettings:
                   ("retry_max_s", self.retry_max_s, self.retry_initial_s, 600.0),
                   ("connect_timeout_s", self.connect_timeout_s, 1, 600),
                   ("max_sample_age_s", self.max_sample_age_s, 1.0, 300 * 86400.0),
+                  ("rollup_late_after_s", self.rollup_late_after_s, 1.0, 86400.0),
                   ("statement_timeout_s", self.statement_timeout_s, 1, 3600))
         for name, value, low, high in checks:
             if not low <= value <= high:
@@ -185,7 +203,9 @@ class WriterMetrics:
     written: int  # rows inserted into telemetry
     duplicates_skipped: int  # rows of written batches that were already stored
     batches: int
-    staged_batches: int  # batches that met stored rows and went through ON CONFLICT
+    # batches through staging and ON CONFLICT: they met stored rows, or mixed late and live
+    staged_batches: int
+    late_batches: int  # batches with samples older than rollup_late_after_s: rollups marked
     retries: int  # failed database attempts
     queue_depth: int  # accepted samples the flusher has not taken into a batch yet
     # True while a previous run's samples are replayed, or more than queue_capacity wait
@@ -231,6 +251,7 @@ class TelemetryWriter:
                             max_bytes=s.spool_max_bytes, fsync_interval_s=s.fsync_interval_s)
         self._encoder = RecordEncoder()
         self._max_age = timedelta(seconds=s.max_sample_age_s)
+        self._late_after = timedelta(seconds=s.rollup_late_after_s)
         # Bounds of (sample time - wall clock) that submit's quick checks accept.
         self._quick_ahead = (-(self._max_age // _US) + _MARGIN_US,
                              MAX_FUTURE_SKEW // _US - _MARGIN_US)
@@ -258,6 +279,7 @@ class TelemetryWriter:
         self._stop = threading.Event()  # interrupts backoff sleeps once the deadline passed
         self._staged_left = 0  # batches still to send through staging after a conflict
         self._staged_batches = 0
+        self._late_batches = 0
         self._engine: Engine | None = None
         self._conn: Connection | None = None
         self._flusher = threading.Thread(target=self._run, name="telemetry-flusher",
@@ -521,13 +543,18 @@ class TelemetryWriter:
         row is already there (a replay, a second recorder) that transaction is rolled back and
         the batch goes through the staging table and ON CONFLICT DO NOTHING in another one.
         (No savepoint: its round trip per batch costs more than the rare second transaction.)
+
+        Late samples mark their rollup minutes in the same transaction (module docstring).
         """
         conn = self._connect()
         data = b"".join((_COPY_SIGNATURE, batch.data, _COPY_TRAILER))
         first = PG_EPOCH + timedelta(microseconds=batch.min_time_us)
         last = PG_EPOCH + timedelta(microseconds=batch.max_time_us)
+        late_before = (self._clock() if self._clock else datetime.now(UTC)) - self._late_after
+        late = first < late_before
+        coarse = late and last < late_before and last - first <= _COARSE_MARK_SPAN
         raw: Any = conn.connection.driver_connection
-        if self._staged_left <= 0:
+        if self._staged_left <= 0 and (coarse or not late):
             try:
                 # An explicit begin: the raw COPY runs on the same DBAPI connection, and
                 # without it SQLAlchemy would see no transaction to commit when
@@ -536,20 +563,30 @@ class TelemetryWriter:
                     ensure_partitions(conn, first, last)
                     with raw.cursor() as cur, cur.copy(_COPY_DIRECT) as copy:
                         copy.write(data)
+                    if late:
+                        mark_dirty(conn, first, last)
             except psycopg.errors.UniqueViolation:
                 self._staged_left = _STAGED_AFTER_CONFLICT
             else:
+                if late:
+                    with self._lock:
+                        self._late_batches += 1
                 return batch.count
-        self._staged_left -= 1
+        self._staged_left = max(0, self._staged_left - 1)
         with conn.begin():
             ensure_partitions(conn, first, last)
-            with raw.cursor() as cur:
-                with cur.copy(_COPY_STAGING) as copy:
-                    copy.write(data)
-                cur.execute(_MOVE)
-                inserted = int(cur.rowcount)
+            with raw.cursor() as cur, cur.copy(_COPY_STAGING) as copy:
+                copy.write(data)
+            if late:
+                inserted = int(conn.execute(text(_MOVE_AND_MARK),
+                                            {"late_before": late_before}).scalar_one())
+            else:
+                with raw.cursor() as cur:
+                    cur.execute(_MOVE)
+                    inserted = int(cur.rowcount)
         with self._lock:
             self._staged_batches += 1
+            self._late_batches += int(late)
         return inserted
 
     # -- control and diagnostics -----------------------------------------------------------
@@ -606,7 +643,8 @@ class TelemetryWriter:
                 received=accepted + self._refused + sum(rejected.values()), accepted=accepted,
                 rejected=rejected, refused=self._refused, written=self._written,
                 duplicates_skipped=self._duplicates, batches=self._batches,
-                staged_batches=self._staged_batches, retries=self._retries,
+                staged_batches=self._staged_batches, late_batches=self._late_batches,
+                retries=self._retries,
                 queue_depth=unread,
                 backlog=replaying or unread > self.settings.queue_capacity,
                 spool_bytes=stats.bytes, spool_segments=stats.segments,

@@ -371,6 +371,19 @@ telemetry_1min = Table(
     Index("ix_telemetry_1min_minute", "minute"),
 )
 
+# Minutes of telemetry_1min to recompute [from_minute, to_minute) because rows arrived after
+# the rollups had passed them (rollups.py); ``vehicle_id`` NULL: of every vehicle.
+telemetry_rollup_dirty = Table(
+    "telemetry_rollup_dirty",
+    Base.metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("vehicle_id", Text),
+    Column("from_minute", TZ, nullable=False),
+    Column("to_minute", TZ, nullable=False),
+    Column("marked_at", TZ, nullable=False, server_default=func.now()),
+    CheckConstraint("to_minute > from_minute", name="minutes_ordered"),
+)
+
 # Rollup progress: everything before ``watermark`` has been rolled up once.
 rollup_watermarks = Table(
     "rollup_watermarks",

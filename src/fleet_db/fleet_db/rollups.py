@@ -20,12 +20,19 @@ Definitions (the tests check them exactly):
 
 ``update_rollups`` is incremental: it rolls up complete minutes after a watermark stored in
 ``rollup_watermarks`` and recomputes a trailing window each time, so samples that arrive late
-(a spool replay, a slow batch) by less than that window are picked up. Older late data needs
-an explicit ``rebuild_rollups`` over its range.
+(a slow batch) by less than that window are picked up. Rows older than that (a spool replayed
+after a database outage, a bag import) are marked by whoever writes them, in the same
+transaction: ``telemetry_rollup_dirty`` holds the minutes to recompute, of one vehicle or of
+every vehicle (``vehicle_id`` NULL: the telemetry writer knows the time span of a batch, not
+which vehicles it holds without decoding it). ``rollup_dirty`` recomputes marked minutes and
+deletes their marks; marks are claimed with ``FOR UPDATE SKIP LOCKED``, so two recorders never
+work on the same one, and recomputing a minute twice gives the same row.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, text
@@ -40,20 +47,28 @@ SEGMENT_MAX_GAP = timedelta(seconds=10)
 DEFAULT_TRAILING = timedelta(minutes=2)
 DEFAULT_MAX_SPAN = timedelta(hours=6)
 MINUTE = timedelta(minutes=1)
+# Rows stamped more than this before the writer's clock are marked dirty. Half the trailing
+# window: the other half absorbs a rollup run that comes late and clocks a little apart.
+LATE_AFTER = DEFAULT_TRAILING / 2
+# One rollup_dirty call recomputes at most this much time (per window of marked minutes).
+DEFAULT_DIRTY_SPAN = timedelta(hours=1)
+# A vehicle's late rows further apart than this get marks of their own.
+DIRTY_RUN_GAP = timedelta(minutes=10)
+_LOCK = "select pg_advisory_xact_lock(hashtext('fleet_db.rollups'))"
 
 _AIRBORNE = ("case when landed_state in (2, 3, 4) then true when landed_state = 1 then false "
              "else coalesce(armed, false) end")
 
 # :read_from/:read_to extend the window by the maximum gap on both sides so that every
 # segment touching a minute of the window is seen whole.
-_ROLLUP_SQL = f"""
+_ROLLUP_TEMPLATE = f"""
 with src as (
     select vehicle_id, time, position, battery_pct, altitude_rel,
            lag(time) over w as prev_time,
            lag(position) over w as prev_position,
            lag({_AIRBORNE}) over w as prev_airborne
     from telemetry
-    where time >= :read_from and time < :read_to
+    where time >= :read_from and time < :read_to {{vehicle_filter}}
     window w as (partition by vehicle_id order by time)
 ),
 segments as (
@@ -101,6 +116,38 @@ on conflict (vehicle_id, minute) do update set
     distance_m = excluded.distance_m, time_in_air_s = excluded.time_in_air_s,
     max_alt_rel_m = excluded.max_alt_rel_m, computed_at = excluded.computed_at
 """
+_ROLLUP_SQL = _ROLLUP_TEMPLATE.replace("{vehicle_filter}", "")
+_ROLLUP_VEHICLES_SQL = _ROLLUP_TEMPLATE.replace("{vehicle_filter}",
+                                                "and vehicle_id = any(:vehicle_ids)")
+
+
+def _interval(value: timedelta) -> str:
+    return f"interval '{value.total_seconds():g} seconds'"
+
+
+def mark_rows_sql(source: str, *, late_only: bool) -> str:
+    """Return an INSERT marking dirty the minutes the rows of ``source`` can change.
+
+    ``source`` is a relation (a table, or a CTE of the statement the INSERT joins) with
+    ``vehicle_id`` and ``time``; each vehicle gets one mark per run of rows (a gap above
+    ``DIRTY_RUN_GAP`` starts a new one). ``late_only``: only rows stamped before the
+    parameter ``:late_before``.
+    """
+    where = "where time < :late_before" if late_only else ""
+    gap = _interval(SEGMENT_MAX_GAP)
+    return f"""
+        insert into telemetry_rollup_dirty (vehicle_id, from_minute, to_minute)
+        select vehicle_id, date_trunc('minute', min(time) - {gap}, 'UTC'),
+               date_trunc('minute', max(time) + {gap}, 'UTC') + interval '1 minute'
+        from (select vehicle_id, time,
+                     count(*) filter (where split) over (partition by vehicle_id order by time)
+                         as run
+              from (select vehicle_id, time,
+                           time - lag(time) over (partition by vehicle_id order by time)
+                               > {_interval(DIRTY_RUN_GAP)} as split
+                    from {source} {where}) gaps) runs
+        group by vehicle_id, run
+    """
 
 
 def _check_aware(value: datetime, what: str) -> datetime:
@@ -116,23 +163,52 @@ def floor_minute(value: datetime) -> datetime:
     return _check_aware(value, "time").replace(second=0, microsecond=0)
 
 
-def rebuild_rollups(conn: Connection, start: datetime, end: datetime) -> int:
+def dirty_window(first: datetime, last: datetime) -> tuple[datetime, datetime]:
+    """Return the minutes [from, to) whose rollups rows stamped ``first``..``last`` can change.
+
+    A row also changes the segments to its neighbours, up to ``SEGMENT_MAX_GAP`` away.
+    """
+    if last < first:
+        raise InvalidArgumentError(f"last {last.isoformat()} is before first {first.isoformat()}")
+    return floor_minute(first - SEGMENT_MAX_GAP), floor_minute(last + SEGMENT_MAX_GAP) + MINUTE
+
+
+def mark_dirty(conn: Connection, first: datetime, last: datetime,
+               vehicle_id: str | None = None) -> None:
+    """Mark the minutes of rows stamped ``first``..``last`` for ``rollup_dirty``.
+
+    ``vehicle_id`` None: of every vehicle. Call it in the transaction that writes the rows,
+    so that the mark is seen together with them, never before.
+    """
+    start, end = dirty_window(first, last)
+    conn.execute(text("insert into telemetry_rollup_dirty (vehicle_id, from_minute, to_minute) "
+                      "values (:v, :a, :b)"), {"v": vehicle_id, "a": start, "b": end})
+
+
+def rebuild_rollups(conn: Connection, start: datetime, end: datetime,
+                    vehicle_ids: Sequence[str] | None = None) -> int:
     """Recompute the minutes from ``start`` to ``end`` (floored to minutes); return how many.
 
-    Minutes without samples are left as they are (there is nothing to recompute from).
+    ``vehicle_ids``: only theirs (default: every vehicle's). Minutes without samples are left
+    as they are (there is nothing to recompute from).
     """
     win_start, win_end = floor_minute(start), floor_minute(end)
     if win_end < win_start:
         raise InvalidArgumentError(f"end {end.isoformat()} is before start {start.isoformat()}")
-    if win_end == win_start:
+    if win_end == win_start or (vehicle_ids is not None and not vehicle_ids):
         return 0
-    result = conn.execute(text(_ROLLUP_SQL), {
+    params: dict[str, object] = {
         "read_from": win_start - SEGMENT_MAX_GAP,
         "read_to": win_end + SEGMENT_MAX_GAP,
         "win_start": win_start,
         "win_end": win_end,
         "max_gap": SEGMENT_MAX_GAP,
-    })
+    }
+    if vehicle_ids is None:
+        result = conn.execute(text(_ROLLUP_SQL), params)
+    else:
+        result = conn.execute(text(_ROLLUP_VEHICLES_SQL),
+                              {**params, "vehicle_ids": list(vehicle_ids)})
     return int(result.rowcount)
 
 
@@ -165,7 +241,7 @@ def update_rollups(conn: Connection, now: datetime, *, trailing: timedelta = DEF
             f"trailing {trailing} must be >= 0 and max_span {max_span} >= 1 minute")
     # Serialise concurrent callers (two recorder processes): the second waits, then sees
     # the first one's watermark. The lock ends with the transaction.
-    conn.execute(text("select pg_advisory_xact_lock(hashtext('fleet_db.rollups'))"))
+    conn.execute(text(_LOCK))
     watermark = get_watermark(conn)
     if watermark is None:
         first = conn.execute(text("select min(time) from telemetry")).scalar_one_or_none()
@@ -182,3 +258,72 @@ def update_rollups(conn: Connection, now: datetime, *, trailing: timedelta = DEF
     if stop > watermark:
         _set_watermark(conn, stop)
     return written
+
+
+def rollup_dirty(conn: Connection, *, max_span: timedelta = DEFAULT_DIRTY_SPAN,
+                 limit: int = 1000) -> int:
+    """Recompute the minutes marked in ``telemetry_rollup_dirty``; return the rows written.
+
+    Takes up to ``limit`` marks no other transaction holds, merges overlapping ones of the
+    same vehicle (or of every vehicle), recomputes at most ``max_span`` of each merged window
+    and deletes the marks it covered, or moves a mark's start past what was done. Run it in
+    one transaction: the marks come back if it fails. Call it again while marks are left
+    (``count_dirty``).
+    """
+    if max_span < MINUTE or limit < 1:
+        raise InvalidArgumentError(
+            f"max_span {max_span} must be >= 1 minute and limit {limit} >= 1")
+    # Serialise with update_rollups and other callers: two transactions writing the same
+    # telemetry_1min rows in different orders could deadlock.
+    conn.execute(text(_LOCK))
+    marks = conn.execute(text(
+        "select id, vehicle_id, from_minute, to_minute from telemetry_rollup_dirty "
+        "order by id limit :limit for update skip locked"), {"limit": limit}).all()
+    if not marks:
+        return 0
+    # Merge each scope's marks (None: every vehicle) into disjoint windows.
+    by_scope: dict[str | None, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for _id, vehicle, start, end in marks:
+        by_scope[vehicle].append((start.astimezone(UTC), end.astimezone(UTC)))
+    merged: dict[str | None, list[list[datetime]]] = {}
+    for scope, spans in by_scope.items():
+        windows: list[list[datetime]] = []
+        for start, end in sorted(spans):
+            if windows and start <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], end)
+            else:
+                windows.append([start, end])
+        merged[scope] = windows
+    # Each window is done up to its start + max_span; vehicles with the same window share
+    # one statement.
+    done: dict[tuple[str | None, datetime], datetime] = {}
+    statements: dict[tuple[datetime, datetime], list[str]] = defaultdict(list)
+    written = 0
+    for scope, windows in merged.items():
+        for start, end in windows:
+            cut = min(end, start + max_span)
+            done[scope, start] = cut
+            if scope is None:
+                written += rebuild_rollups(conn, start, cut)
+            else:
+                statements[start, cut].append(scope)
+    for (start, cut), vehicles in statements.items():
+        written += rebuild_rollups(conn, start, cut, sorted(vehicles))
+    finished: list[int] = []
+    for mark_id, vehicle, start, end in marks:
+        window_start = next(w[0] for w in merged[vehicle] if w[0] <= start < w[1])
+        cut = done[vehicle, window_start]
+        if cut >= end:
+            finished.append(mark_id)
+        elif cut > start:
+            conn.execute(text("update telemetry_rollup_dirty set from_minute = :cut "
+                              "where id = :id"), {"cut": cut, "id": mark_id})
+    if finished:
+        conn.execute(text("delete from telemetry_rollup_dirty where id = any(:ids)"),
+                     {"ids": finished})
+    return written
+
+
+def count_dirty(conn: Connection) -> int:
+    """Return how many marks wait for ``rollup_dirty``."""
+    return int(conn.execute(text("select count(*) from telemetry_rollup_dirty")).scalar_one())
