@@ -294,6 +294,12 @@ class TelemetryRecorderNode(Node):
         message = "recording"
         if m.last_error:
             level, message = DiagnosticStatus.WARN, f"database: {m.last_error} (spooling)"
+        # Rows that could not be journaled (disk failure) or were dropped from a full queue
+        # of a journal-less store are the only ways an event can be lost: an operator must see.
+        if s.get("journal_error") or s.get("unjournaled"):
+            level = DiagnosticStatus.ERROR
+            message = (f"event journal failing ({s.get('journal_error') or 'append failed'}); "
+                       f"{s.get('unjournaled', 0)} rows not journaled")
         status = DiagnosticStatus(
             level=level, name=f"{self.get_name()}: recorder", hardware_id=self.get_name(),
             message=message, values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
