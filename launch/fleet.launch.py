@@ -6,10 +6,22 @@ from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+
+def _typed(argument: str, value_type: type) -> ParameterValue:
+    """Give a launch argument to a node as ``value_type``.
+
+    Untyped, launch_ros reads the argument's text as YAML, so ``time_factor:=2`` arrives as an
+    integer, rclpy refuses it for the declared double and the node dies at start; a path or
+    URL such as ``on`` or ``123`` would stop being a string the same way.
+    """
+    return ParameterValue(LaunchConfiguration(argument), value_type=value_type)
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Describe fleet_manager (+ fleet_sim) with their parameters as launch arguments."""
+    """Describe fleet_sim (unless sim:=false), fleet_manager, mission_planner and
+    telemetry_recorder (unless record:=false) with their parameters as launch arguments."""
     args = [
         DeclareLaunchArgument("sim", default_value="true",
                               description="start fleet_sim; false for real MAVROS vehicles"),
@@ -35,23 +47,23 @@ def generate_launch_description() -> LaunchDescription:
     sim = Node(
         package="fleet_sim", executable="fleet_sim", name="fleet_sim", output="screen",
         condition=IfCondition(LaunchConfiguration("sim")),
-        parameters=[{"config_file": LaunchConfiguration("sim_config"),
-                     "vehicle_count": LaunchConfiguration("vehicle_count"),
-                     "time_factor": LaunchConfiguration("time_factor")}],
+        parameters=[{"config_file": _typed("sim_config", str),
+                     "vehicle_count": _typed("vehicle_count", int),
+                     "time_factor": _typed("time_factor", float)}],
     )
     manager = Node(
         package="fleet_manager", executable="fleet_manager", name="fleet_manager",
-        output="screen", parameters=[{"config_file": LaunchConfiguration("fleet_config")}],
+        output="screen", parameters=[{"config_file": _typed("fleet_config", str)}],
     )
     planner = Node(
         package="mission_planner", executable="mission_planner", name="mission_planner",
-        output="screen", parameters=[{"config_file": LaunchConfiguration("missions_config"),
-                                      "fleet_config_file": LaunchConfiguration("fleet_config")}],
+        output="screen", parameters=[{"config_file": _typed("missions_config", str),
+                                      "fleet_config_file": _typed("fleet_config", str)}],
     )
     recorder = Node(
         package="telemetry_recorder", executable="telemetry_recorder",
         name="telemetry_recorder", output="screen",
         condition=IfCondition(LaunchConfiguration("record")),
-        parameters=[{"database_url": LaunchConfiguration("database_url")}],
+        parameters=[{"database_url": _typed("database_url", str)}],
     )
     return LaunchDescription([*args, localhost, sim, manager, planner, recorder])

@@ -4,6 +4,16 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+
+def _typed(argument: str, value_type: type) -> ParameterValue:
+    """Give a launch argument to the node as ``value_type``.
+
+    Untyped, launch_ros reads the argument's text as YAML, so ``time_factor:=2`` arrives as an
+    integer, rclpy refuses it for the declared double and the node dies at start.
+    """
+    return ParameterValue(LaunchConfiguration(argument), value_type=value_type)
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -24,9 +34,9 @@ def generate_launch_description() -> LaunchDescription:
     sim = Node(
         package="fleet_sim", executable="fleet_sim", name="fleet_sim", output="screen",
         parameters=[{
-            "config_file": LaunchConfiguration("config_file"),
-            "vehicle_count": LaunchConfiguration("vehicle_count"),
-            "time_factor": LaunchConfiguration("time_factor"),
+            "config_file": _typed("config_file", str),
+            "vehicle_count": _typed("vehicle_count", int),
+            "time_factor": _typed("time_factor", float),
         }],
     )
     return LaunchDescription([*args, localhost, sim])
