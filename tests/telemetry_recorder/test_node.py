@@ -24,6 +24,7 @@ from fleet_ros.qos import EVENTS_QOS, FLEET_QOS
 from fleet_sim.node import FleetSimNode
 from mission_planner.node import MissionPlannerNode
 from telemetry_recorder.node import TelemetryRecorderNode
+from tests.fleet_db.test_ingest import TcpProxy
 from tests.mission_planner.test_node import (
     STATION,
     GoalWatcher,
@@ -62,9 +63,9 @@ def vid(engine: Engine) -> Iterator[str]:
         conn.execute(text("delete from vehicles where id = :v"), {"v": name})
 
 
-def recorder(graph: RosGraph, spool: Path) -> TelemetryRecorderNode:
+def recorder(graph: RosGraph, spool: Path, url: str = URL) -> TelemetryRecorderNode:
     node = TelemetryRecorderNode(context=graph.context, parameter_overrides=[
-        Parameter("database_url", value=URL), Parameter("spool_dir", value=str(spool)),
+        Parameter("database_url", value=url), Parameter("spool_dir", value=str(spool)),
         Parameter("retain_days", value=3650), Parameter("flight_idle_gap_s", value=5.0)])
     graph.add(node)
     return node
@@ -186,6 +187,31 @@ def _session(engine: Engine, vid: str) -> Any:
     with engine.connect() as conn:
         return conn.execute(text("select * from charging_sessions where vehicle_id = :v"),
                             {"v": vid}).one_or_none()
+
+
+def test_a_recorder_started_while_the_database_is_down_spools_and_catches_up(
+        graph: RosGraph, tmp_path: Path, engine: Engine, vid: str) -> None:
+    proxy = TcpProxy()
+    proxy.cut()
+    try:
+        start(graph, tmp_path, [vid])
+        rec = recorder(graph, tmp_path / "spool", url=proxy.url(URL))
+        graph.wait_for(lambda: rec.writer.metrics().accepted > 30, 20.0, "samples spooled")
+        assert rec.writer.metrics().last_error  # it says why nothing is written yet
+        assert count(engine, "select count(*) from telemetry where vehicle_id = :v",
+                     v=vid) == 0
+        restored_at = time.time()
+        proxy.restore()
+        graph.wait_for(lambda: (m := rec.writer.metrics()).connected and m.written > 30,
+                       30.0, "the spool written once the database is back")
+        with engine.connect() as conn:
+            total, distinct, first = conn.execute(text(
+                "select count(*), count(distinct time), min(time) from telemetry "
+                "where vehicle_id = :v"), {"v": vid}).one()
+        assert total == distinct >= 30
+        assert first.timestamp() < restored_at - 1.0  # samples spooled while it was down
+    finally:
+        proxy.stop()
 
 
 def test_two_recorders_side_by_side_store_every_sample_once(

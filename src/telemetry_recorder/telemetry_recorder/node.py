@@ -25,7 +25,7 @@ from sensor_msgs.msg import BatteryState, NavSatFix, NavSatStatus
 from std_msgs.msg import Float64
 
 from fleet_core.errors import ConfigError
-from fleet_db.db import make_engine, redact_url
+from fleet_db.db import DatabaseUnavailableError, make_engine, redact_url
 from fleet_db.flights import FlightDetector, FlightWindow
 from fleet_db.ingest import TelemetryWriter, WriterSettings
 from fleet_db.merge import RejectedValueError, SampleMerger, battery_from_mavros
@@ -124,7 +124,13 @@ class TelemetryRecorderNode(Node):
         self._id_pattern = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
         self.merger = SampleMerger()
         self.rejected: dict[str, int] = {}
-        self.engine = make_engine(url or None)
+        try:
+            self.engine = make_engine(url or None)
+        except DatabaseUnavailableError as exc:
+            # Zero loss starts at start-up: record into the spool and the journal, and let the
+            # writer and the store catch up once the database is back.
+            self.get_logger().warning(f"{exc}; recording into the spool until it is back")
+            self.engine = make_engine(url or None, check=False)
         self.writer = TelemetryWriter(self.engine, spool, WriterSettings(
             batch_size=int(p["flush_rows"]), batch_age_s=float(p["flush_age_ms"]) / 1000.0))
         self.store = EventStore(self.engine, retain_days=int(p["retain_days"]),
@@ -310,9 +316,13 @@ class TelemetryRecorderNode(Node):
 
     def destroy_node(self) -> None:
         """Flush what can be written; the rest stays in the spool for the next start."""
-        self.writer.close(timeout=5.0)
-        self.store.close(timeout_s=5.0)
-        self.engine.dispose()
+        # A node whose constructor failed (a bad parameter) is destroyed half-built.
+        if hasattr(self, "writer"):
+            self.writer.close(timeout=5.0)
+        if hasattr(self, "store"):
+            self.store.close(timeout_s=5.0)
+        if hasattr(self, "engine"):
+            self.engine.dispose()
         super().destroy_node()
 
 
