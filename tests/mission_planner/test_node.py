@@ -400,9 +400,14 @@ def test_a_recurring_mission_spawns_one_mission_per_occurrence_until_canceled(
         template_id="check", spec_json=spec, priority=5, recurrence="every 0 minutes"))
     assert not bad.ok
     assert "interval must be > 0" in bad.message
+    bad_pin = graph.call(schedule, ScheduleRecurring.Request(
+        template_id="check", spec_json=spec, priority=5, recurrence="every 3 seconds",
+        vehicle_id="uav 0"))
+    assert not bad_pin.ok
+    assert "pinned vehicle id" in bad_pin.message
     ok = graph.call(schedule, ScheduleRecurring.Request(
         template_id="check", spec_json=spec, priority=5, recurrence="every 3 seconds",
-        created_by="test"))
+        created_by="test", vehicle_id="uav0"))
     assert ok.ok, ok.message
 
     def spawned() -> list[Any]:
@@ -411,6 +416,7 @@ def test_a_recurring_mission_spawns_one_mission_per_occurrence_until_canceled(
 
     graph.wait_for(lambda: len(spawned()) >= 2, 20.0, "two occurrences")
     assert all(m.type == "emergency" and m.created_by == "test" for m in spawned())
+    assert {m.pinned_vehicle_id for m in spawned()} == {"uav0"}
     assert any(m.state != "queued" for m in spawned())  # dispatched, not only listed
     cancel = node.create_client(MissionControl, "/mission_planner/cancel_recurring")
     assert graph.call(cancel, MissionControl.Request(mission_id="check", actor="test")).ok

@@ -609,11 +609,13 @@ class MissionPlannerNode(Node):
             if not isinstance(spec, dict):
                 raise ValueError("spec_json must be a JSON object")
             mission_request = parse_request(spec)
-            plan = self.preview(mission_request)
+            pinned = check_vehicle_pin(str(request.vehicle_id).strip() or None)
+            plan = self.preview(mission_request, pinned if pinned in self.vehicles else None)
             template = RecurringTemplate(
                 tid, Recurrence.parse(str(request.recurrence)), int(request.priority),
                 MissionKind(mission_request.mission_type.value),
-                self.demand(plan, mission_request), created_by=str(request.created_by))
+                self.demand(plan, mission_request), created_by=str(request.created_by),
+                pinned_vehicle_id=pinned)
             response.next_at = float(self.dispatcher.add_recurring(template, now=self.now()))
             self.templates[tid] = mission_request
         except json.JSONDecodeError as exc:

@@ -323,6 +323,20 @@ def test_an_interval_template_spawns_every_period() -> None:
         "scan@19700101T001500Z", "scan@19700101T003000Z"]
 
 
+def test_a_pinned_template_spawns_missions_pinned_to_its_vehicle() -> None:
+    d = Dispatcher()
+    template = RecurringTemplate("fence", Recurrence.every(10, "minutes"), 3,
+                                 MissionKind.PATROL, demand(), pinned_vehicle_id="v2")
+    first = d.add_recurring(template, now=0.0)
+    # v1 is nearer, but every occurrence belongs to v2.
+    decisions = d.tick(first, [vehicle("v1", 0), vehicle("v2", 0, north=3_000)])
+    assert assigned(decisions) == {"fence@19700101T001000Z": "v2"}
+    assert d.get("fence@19700101T001000Z").pinned_vehicle_id == "v2"
+    with pytest.raises(DispatchError, match="pinned vehicle id"):
+        RecurringTemplate("bad", Recurrence.every(10, "minutes"), 3, MissionKind.PATROL,
+                          demand(), pinned_vehicle_id="v 2")
+
+
 def test_site_positions_far_apart_do_not_break_the_distance_cost() -> None:
     d = Dispatcher()
     d.submit(mission("m", need=demand(energy_wh=1.0)), now=0.0)

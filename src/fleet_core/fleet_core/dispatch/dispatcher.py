@@ -690,7 +690,8 @@ class Dispatcher:
                 continue
             record = MissionRecord(mission_id, tpl.priority, tpl.kind, tpl.demand,
                                    scheduled_at=occurrence, not_after=not_after,
-                                   created_by=tpl.created_by or self.config.actor)
+                                   created_by=tpl.created_by or self.config.actor,
+                                   pinned_vehicle_id=tpl.pinned_vehicle_id)
             self.submit(record, now=now)
 
     def _expire(self, now: float) -> list[Decision]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from fleet_core.dispatch.demand import Demand
 from fleet_core.dispatch.errors import CronError, DispatchError
-from fleet_core.dispatch.state import MissionKind, check_priority
+from fleet_core.dispatch.state import MissionKind, check_priority, check_vehicle_pin
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -231,8 +231,10 @@ class RecurringTemplate:
     demand: Demand
     created_by: str = ""
     window_s: float | None = None
+    pinned_vehicle_id: str | None = None  # every occurrence flies on this vehicle
 
     def __post_init__(self) -> None:
+        check_vehicle_pin(self.pinned_vehicle_id)
         if not self.template_id or "@" in self.template_id:
             raise DispatchError(
                 f"template_id must be non-empty and without '@', got {self.template_id!r}"
