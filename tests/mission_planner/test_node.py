@@ -56,10 +56,11 @@ STATION = {"id": "pad_a", "location": at(-40.0, 0.0), "charge_rate_w": 3000.0,
 def start_graph(graph: RosGraph, tmp_path: Path, vehicles: list[dict[str, Any]], *,
                 factor: float = 10.0, policy: str = "lowest_battery",
                 weather: dict[str, Any] | None = None,
-                capacity_wh: float | None = None) -> MissionPlannerNode:
+                capacity_wh: float | None = None, stations: bool = True) -> MissionPlannerNode:
+    pads = [STATION] if stations else []
     sim = write(tmp_path, "sim.yaml", {"fleet_sim": {
         "seed": 1, "time_factor": factor, "link_timeout_s": 10.0, "vehicles": vehicles,
-        "charging_stations": [STATION], **({"weather": weather} if weather else {}),
+        "charging_stations": pads, **({"weather": weather} if weather else {}),
         **({"defaults": {"battery": {"capacity_wh": capacity_wh}}} if capacity_wh else {})}})
     # With a battery size given, the fleet registry lists the vehicles with it.
     registry = [{"id": v["id"], "capabilities": {"battery_capacity_wh": capacity_wh,
@@ -72,7 +73,7 @@ def start_graph(graph: RosGraph, tmp_path: Path, vehicles: list[dict[str, Any]],
         "separation": {"enabled": False}}})
     missions = write(tmp_path, "missions.yaml", {"mission_planner": {
         "tick_rate_hz": 5.0, "charging_policy": policy, "command_timeout_s": 2.0,
-        "charging_stations": [STATION]}})
+        "charging_stations": pads}})
     graph.add(FleetSimNode(context=graph.context,
                            parameter_overrides=[Parameter("config_file", value=sim)]))
     graph.add(FleetManagerNode(context=graph.context,
@@ -349,9 +350,10 @@ def test_three_vehicles_contending_for_one_pad_are_served_lowest_battery_first(
 
 def test_a_survey_too_big_for_one_battery_is_shared_between_two_vehicles(
         graph: RosGraph, tmp_path: Path) -> None:
+    # No charging station: one vehicle alone could not fly it at all.
     start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)},
                                   {"id": "uav1", "home": at(0, 10)}],
-                factor=10.0, capacity_wh=40.0)
+                factor=10.0, capacity_wh=40.0, stations=False)
     events = Collector(graph, MissionEvent, "/fleet/mission_events", EVENTS_QOS)
     goal = mission(graph, survey_spec(size=200.0, east=20.0))
     result = goal.wait(240.0)

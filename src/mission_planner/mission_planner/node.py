@@ -306,8 +306,8 @@ class MissionPlannerNode(Node):
 
     # ------------------------------------------------------------------ planning
     def planning_context(self, start: GeoPoint, vehicle_id: str | None,
-                home: GeoPoint | None = None, energy_wh: float | None = None
-                ) -> PlanningContext:
+                home: GeoPoint | None = None, energy_wh: float | None = None, *,
+                energy_limit: bool = True) -> PlanningContext:
         """Build the planning context for a vehicle (or a typical one) at ``start``."""
         spec = self.spec(vehicle_id) if vehicle_id else (
             next(iter(self.specs.values()), VehicleSpec("typical", "/typical/mavros")))
@@ -317,15 +317,17 @@ class MissionPlannerNode(Node):
             no_fly_zones=self.zones, now=self.now(), wind=self.current_wind(), library=s.library,
             charging_stations=[(st.station_id, st.position) for st in s.stations],
             reserve_pct=s.reserve_percent, max_wind_mps=s.max_wind_mps,
-            zone_margin_m=s.zone_margin_m)
+            zone_margin_m=s.zone_margin_m, energy_limit=energy_limit)
 
-    def preview(self, request: MissionRequest, vehicle_id: str | None = None) -> MissionPlan:
+    def preview(self, request: MissionRequest, vehicle_id: str | None = None, *,
+                energy_limit: bool = True) -> MissionPlan:
         """Plan from a vehicle's position, or from the fleet origin for a typical vehicle."""
         v = self.vehicles.get(vehicle_id or "")
         start = v.position if v is not None and v.position is not None else \
             self.fleet_settings.origin
         home = v.home if v else None
-        return plan_mission(request, self.planning_context(start, vehicle_id, home))
+        return plan_mission(request, self.planning_context(start, vehicle_id, home,
+                                                           energy_limit=energy_limit))
 
     @staticmethod
     def demand(plan: MissionPlan, request: MissionRequest, *, whole: bool = False) -> Demand:
@@ -346,12 +348,26 @@ class MissionPlannerNode(Node):
                       payload_kg=request.payload_kg,
                       splittable=request.mission_type is MissionType.SURVEY)
 
-    def share_out(self, plan: MissionPlan, request: MissionRequest) -> bool:
-        """Whether a survey needing charging stops is better split among the fleet."""
-        return (self.settings.large_surveys == "split"
-                and request.mission_type is MissionType.SURVEY
-                and any(w.kind is WaypointKind.CHARGE for w in plan.waypoints)
-                and len(self.candidates()) >= 2)
+    def queue_plan(self, request: MissionRequest, pinned: str | None
+                   ) -> tuple[MissionPlan, bool]:
+        """The plan a mission is queued with, and whether it is to be shared out.
+
+        With ``large_surveys: split`` and two or more vehicles, an unpinned survey is planned
+        whole, on one imaginary battery; when that is more than a battery holds, it is queued
+        with all of its energy, so that the dispatcher splits it into parts that each fit one
+        charge (with or without charging stations). Otherwise a vehicle flies it alone,
+        stopping at stations when it must.
+        """
+        if (pinned is None and self.settings.large_surveys == "split"
+                and request.mission_type is MissionType.SURVEY and len(self.candidates()) >= 2):
+            whole = self.preview(request, energy_limit=False)
+            capacity = self.planning_context(whole.waypoints[0].position, None
+                                             ).vehicle.battery_capacity_wh
+            if whole.energy_wh + whole.reserve_wh > capacity:
+                return whole, True
+            return whole, False
+        # A pinned mission is planned for its own vehicle when the fleet knows it yet.
+        return self.preview(request, pinned if pinned in self.vehicles else None), False
 
     def _split(self, record: MissionRecord, parts: int) -> list[Demand]:
         m = self.missions[record.mission_id]
@@ -382,10 +398,7 @@ class MissionPlannerNode(Node):
                 return mid, "spec_json must be a JSON object"
             request = parse_request(spec)
             pinned = check_vehicle_pin(str(goal.vehicle_id).strip() or None)
-            # A pinned mission is planned for its own vehicle when the fleet knows it yet.
-            plan = self.preview(request, pinned if pinned in self.vehicles else None)
-            # A pinned survey is never split: it keeps its per-charge demand.
-            whole = pinned is None and self.share_out(plan, request)
+            plan, whole = self.queue_plan(request, pinned)
             record = MissionRecord(
                 mid, int(goal.priority), MissionKind(request.mission_type.value),
                 self.demand(plan, request, whole=whole),

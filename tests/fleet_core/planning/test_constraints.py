@@ -107,6 +107,23 @@ def test_too_long_for_one_charge_is_split_at_a_charging_station() -> None:
     assert plan.duration_s > sum(leg.duration_s for leg in plan.legs) + 60
 
 
+def test_without_an_energy_limit_a_mission_is_planned_whole_on_one_imaginary_battery() -> None:
+    station = FRAME.to_geo(1500, 400, 0)
+    small = VehicleSpec("uav0", "/uav0/mavros", max_payload_kg=2.0, battery_capacity_wh=150.0)
+    spec = {"type": "patrol", "altitude_m": 40, "route": [pos(0, 300), pos(3000, 300)],
+            "repeat": 2}
+    with_stops = plan_mission(parse_request(spec),
+                              context(vehicle=small, charging_stations=[("pad_a", station)]))
+    whole = plan_mission(parse_request(spec), context(vehicle=small, energy_limit=False))
+    assert len(whole.legs) == 1
+    assert all(w.kind is not WaypointKind.CHARGE for w in whole.waypoints)
+    assert whole.energy_wh + whole.reserve_wh > small.battery_capacity_wh  # no refusal
+    # The same flying, without the detours to the station.
+    assert whole.energy_wh < with_stops.energy_wh
+    with pytest.raises(PlanningError, match="needs"):
+        plan_mission(parse_request(spec), context(vehicle=small))
+
+
 def test_a_mission_that_cannot_finish_before_not_after_is_rejected() -> None:
     with pytest.raises(PlanningError, match="after not_after"):
         plan_mission(parse_request(delivery(not_after=1100.0)), context())

@@ -275,8 +275,9 @@ class _Planner:
                **extra: object) -> MissionPlan:
         self.charge_names = []
         self.check_legs(steps)
-        steps = self.with_charging(steps)
-        self.check_legs(steps)
+        if self.ctx.energy_limit:
+            steps = self.with_charging(steps)
+            self.check_legs(steps)
         lonlats = self.proj.inverse([s.xy for s in steps])
         waypoints = tuple(
             Waypoint(GeoPoint(lat, lon, s.alt), s.kind, s.hold_s, s.speed, s.payload)
@@ -297,7 +298,7 @@ class _Planner:
                 legs.append(Leg(first, k, dist, dur, energy, next(names)))
                 first, dist, dur, energy = k + 1, 0.0, 0.0, 0.0
         legs.append(Leg(first, len(steps) - 1, dist, dur, energy))
-        if len(legs) == 1 and total_e + self.reserve > self.available:
+        if len(legs) == 1 and total_e + self.reserve > self.available and self.ctx.energy_limit:
             raise PlanningError(self._short_of_energy(steps))
         back = next((k for k, s in enumerate(steps) if s.homebound
                      and s.kind is not WaypointKind.TAKEOFF), None)

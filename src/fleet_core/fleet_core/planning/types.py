@@ -172,6 +172,9 @@ class PlanningContext:
     reserve_pct: float = 20.0
     max_wind_mps: float = 12.0
     zone_margin_m: float = 10.0
+    # False plans the whole mission on one imaginary battery (no charging stops, no energy
+    # refusal): what a survey costs in all, for sharing it out among several vehicles.
+    energy_limit: bool = True
 
 
 @dataclass(frozen=True, slots=True)
