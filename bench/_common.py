@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: process CPU time and a background spin thread."""
+"""Helpers shared by the benchmarks: shipped configs, process CPU time, a spin thread."""
 
 from __future__ import annotations
 
@@ -7,7 +7,23 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+
+
+def shipped_config(name: str) -> dict[str, Any]:
+    """Load ``config/<name>`` for a benchmark to modify and write elsewhere.
+
+    A shared key naming a file (``charging_stations: stations.yaml``) is made absolute, so
+    the copy still finds it from a temporary directory.
+    """
+    doc: dict[str, Any] = yaml.safe_load((CONFIG / name).read_text())
+    for section in doc.values():
+        if isinstance(section, dict) and isinstance(section.get("charging_stations"), str):
+            section["charging_stations"] = str(CONFIG / section["charging_stations"])
+    return doc
 
 
 def cpu_seconds(pid: int) -> float:

@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 import yaml
-from _common import Spinner, cpu_seconds
+from _common import Spinner, cpu_seconds, shipped_config
 
-ROOT = Path(__file__).resolve().parents[1]
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vehicles", type=int, default=500)
@@ -45,11 +45,11 @@ def main() -> int:
     from fleet_manager.node import FLEET_QOS
 
     tmp = Path(tempfile.mkdtemp(prefix="fm_bench_"))
-    sim_doc = yaml.safe_load((ROOT / "config" / "fleet_sim.yaml").read_text())
+    sim_doc = shipped_config("fleet_sim.yaml")
     sim_doc["fleet_sim"].update(position_rate_hz=5.0, state_rate_hz=1.0)
     sim_doc["fleet_sim"]["vehicles"] = sim_doc["fleet_sim"]["vehicles"][:1]
     (tmp / "sim.yaml").write_text(yaml.safe_dump(sim_doc))
-    fm_doc = yaml.safe_load((ROOT / "config" / "fleet.yaml").read_text())
+    fm_doc = shipped_config("fleet.yaml")
     fm_doc["fleet_manager"]["vehicles"] = []
     fm_doc["fleet_manager"]["status_rate_hz"] = 2.0
     (tmp / "fleet.yaml").write_text(yaml.safe_dump(fm_doc))

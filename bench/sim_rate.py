@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from _common import Spinner, cpu_seconds
+from _common import Spinner, cpu_seconds, shipped_config
 
-ROOT = Path(__file__).resolve().parents[1]
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vehicles", type=int, default=200)
@@ -42,7 +42,7 @@ def main() -> int:
 
     from fleet_ros.qos import SENSOR_QOS
 
-    base = yaml.safe_load((ROOT / "config" / "fleet_sim.yaml").read_text())
+    base = shipped_config("fleet_sim.yaml")
     base["fleet_sim"]["position_rate_hz"] = args.rate
     base["fleet_sim"]["vehicles"] = base["fleet_sim"]["vehicles"][:1]
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
