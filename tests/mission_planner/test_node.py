@@ -56,7 +56,8 @@ STATION = {"id": "pad_a", "location": at(-40.0, 0.0), "charge_rate_w": 3000.0,
 def start_graph(graph: RosGraph, tmp_path: Path, vehicles: list[dict[str, Any]], *,
                 factor: float = 10.0, policy: str = "lowest_battery",
                 weather: dict[str, Any] | None = None,
-                capacity_wh: float | None = None, stations: bool = True) -> MissionPlannerNode:
+                capacity_wh: float | None = None, stations: bool = True,
+                max_range_m: float = 8000.0) -> MissionPlannerNode:
     pads = [STATION] if stations else []
     sim = write(tmp_path, "sim.yaml", {"fleet_sim": {
         "seed": 1, "time_factor": factor, "link_timeout_s": 10.0, "vehicles": vehicles,
@@ -64,7 +65,7 @@ def start_graph(graph: RosGraph, tmp_path: Path, vehicles: list[dict[str, Any]],
         **({"defaults": {"battery": {"capacity_wh": capacity_wh}}} if capacity_wh else {})}})
     # With a battery size given, the fleet registry lists the vehicles with it.
     registry = [{"id": v["id"], "capabilities": {"battery_capacity_wh": capacity_wh,
-                                                  "max_range_m": 8000.0}}
+                                                  "max_range_m": max_range_m}}
                 for v in vehicles] if capacity_wh else []
     fleet = write(tmp_path, "fleet.yaml", {"fleet_manager": {
         "origin": at(0, 0), "vehicles": registry, "status_rate_hz": 5.0, "check_rate_hz": 10.0,
@@ -367,6 +368,25 @@ def test_a_survey_too_big_for_one_battery_is_shared_between_two_vehicles(
     assert flown_by == {"uav0", "uav1"}
     ends = [e.to_state for e in mine if e.mission_id in parts and e.to_state == "completed"]
     assert len(ends) == len(parts)
+
+
+def test_a_patrol_longer_than_one_battery_stops_to_charge_and_completes(
+        graph: RosGraph, tmp_path: Path) -> None:
+    # In all it flies further than one battery reaches (1.5 km); each leg does not.
+    planner = start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}],
+                          factor=10.0, capacity_wh=25.0, max_range_m=1500.0)
+    a, b = at(0, 100), at(400, 100)
+    spec = json.dumps({"type": "patrol", "altitude_m": 20.0, "speed_mps": 8.0, "repeat": 2,
+                       "route": [{"latitude": a["latitude"], "longitude": a["longitude"]},
+                                 {"latitude": b["latitude"], "longitude": b["longitude"]}]})
+    goal = mission(graph, spec)
+    result = goal.wait(150.0)
+    assert (result.final_state, result.reason) == ("completed", "all waypoints reached")
+    plan = planner.missions[result.mission_id].reference
+    assert plan is not None
+    assert len(plan.legs) >= 2
+    assert plan.distance_m > 1500.0
+    assert result.flown_distance_m > 1500.0
 
 
 def test_an_emergency_preempts_a_survey_which_resumes_afterwards(

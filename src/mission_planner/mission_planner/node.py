@@ -340,10 +340,13 @@ class MissionPlannerNode(Node):
         work = [w for w in plan.waypoints
                 if w.kind not in (WaypointKind.TAKEOFF, WaypointKind.TRANSIT)]
         first = work[0].position if work else plan.waypoints[-1].position
-        energy = max(leg.energy_wh for leg in plan.legs) if plan.legs and not whole \
-            else plan.energy_wh
+        per_leg = bool(plan.legs) and not whole
+        # Range, like energy, is needed per charge: a plan with charging stops may fly
+        # further in all than one battery reaches.
+        energy = max(leg.energy_wh for leg in plan.legs) if per_leg else plan.energy_wh
+        distance = max(leg.distance_m for leg in plan.legs) if per_leg else plan.distance_m
         return Demand(start=first, end=plan.waypoints[-1].position,
-                      distance_m=plan.distance_m, duration_s=plan.duration_s,
+                      distance_m=distance, duration_s=plan.duration_s,
                       energy_wh=energy, reserve_wh=plan.reserve_wh,
                       payload_kg=request.payload_kg,
                       splittable=request.mission_type is MissionType.SURVEY)
