@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -33,6 +34,16 @@ class DatabaseUnavailableError(FleetDbError, ConnectionError):
 
 class NotFoundError(FleetDbError, LookupError):
     """A row that the caller named does not exist."""
+
+
+def aware_utc(value: object, what: str) -> datetime:
+    """Return ``value`` in UTC; raise InvalidArgumentError naming ``what`` unless it is an
+    aware datetime (a naive time would be read in the server's or the caller's zone)."""
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(f"{what} {value!r} is not a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidArgumentError(f"{what} {value.isoformat()} has no time zone")
+    return value.astimezone(UTC)
 
 
 def database_url(url: str | None = None) -> URL:

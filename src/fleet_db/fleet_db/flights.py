@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from fleet_core.mavlink import LandedState
-from fleet_db.db import InvalidArgumentError
+from fleet_db.db import InvalidArgumentError, aware_utc
 from fleet_db.samples import TelemetrySample
 
 _AIRBORNE = (LandedState.IN_AIR, LandedState.TAKEOFF, LandedState.LANDING)
@@ -190,8 +190,7 @@ def _check_window(vehicle_id: str, started_at: datetime, ended_at: datetime) -> 
     if not vehicle_id:
         raise InvalidArgumentError("vehicle_id is empty")
     for name, value in (("started_at", started_at), ("ended_at", ended_at)):
-        if value.tzinfo is None:
-            raise InvalidArgumentError(f"{name} {value.isoformat()} has no time zone")
+        aware_utc(value, name)
     if ended_at < started_at:
         raise InvalidArgumentError(
             f"ended_at {ended_at.isoformat()} is before started_at {started_at.isoformat()}")
@@ -220,8 +219,8 @@ def recompute_flights(conn: Connection, vehicle_id: str | None = None,
     For late samples (a spool replay after an outage) or a changed formula. Runs in the
     caller's transaction.
     """
-    if since is not None and since.tzinfo is None:
-        raise InvalidArgumentError(f"since {since.isoformat()} has no time zone")
+    if since is not None:
+        aware_utc(since, "since")
     rows = conn.execute(text(
         "select vehicle_id, started_at, ended_at from flights "
         "where (cast(:vid as text) is null or vehicle_id = :vid) "

@@ -20,7 +20,7 @@ from psycopg import errors as pg_errors
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import DBAPIError
 
-from fleet_db.db import InvalidArgumentError
+from fleet_db.db import InvalidArgumentError, aware_utc
 
 PARENT = "telemetry"
 _NAME = re.compile(r"^telemetry_p(\d{8})$")
@@ -48,11 +48,7 @@ def partition_day(name: str) -> date | None:
 
 
 def _utc_day(value: datetime, what: str) -> date:
-    if not isinstance(value, datetime):
-        raise InvalidArgumentError(f"{what} {value!r} is not a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidArgumentError(f"{what} {value.isoformat()} has no time zone")
-    return value.astimezone(UTC).date()
+    return aware_utc(value, what).date()
 
 
 def _day_start(day: date) -> datetime:

@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Result, Row, and_, func, or_, select, text
 
 from fleet_core.geo import GeoPoint
-from fleet_db.db import InvalidArgumentError, NotFoundError
+from fleet_db.db import InvalidArgumentError, NotFoundError, aware_utc
 from fleet_db.domain import (
     MinuteRollup,
     MissionTimelineEntry,
@@ -71,16 +71,9 @@ def _samples(result: Result[Any]) -> list[TelemetrySample]:
     return [TelemetrySample(r[0], r[1].astimezone(UTC), *r[2:]) for r in rows]
 
 
-def _aware(value: datetime, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidArgumentError(f"{what} {value!r} is not a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidArgumentError(f"{what} {value.isoformat()} has no time zone")
-    return value.astimezone(UTC)
-
 
 def _range(t0: datetime, t1: datetime) -> tuple[datetime, datetime]:
-    a, b = _aware(t0, "t0"), _aware(t1, "t1")
+    a, b = aware_utc(t0, "t0"), aware_utc(t1, "t1")
     if b <= a:
         raise InvalidArgumentError(f"t1 {t1.isoformat()} is not after t0 {t0.isoformat()}")
     return a, b
@@ -122,7 +115,7 @@ class FleetRepository:
         params: dict[str, Any] = {"ids": ids}
         since_clause = ""
         if since is not None:
-            params["since"] = _aware(since, "since")
+            params["since"] = aware_utc(since, "since")
             since_clause = "and t.time >= :since"
         rows = self._conn.execute(text(f"""
             select s.* from unnest(cast(:ids as text[])) as v(id)
@@ -195,7 +188,7 @@ class FleetRepository:
         params: dict[str, Any] = {
             "lat": point.latitude, "lon": point.longitude, "min_battery": min_battery_pct,
             "max_age": max_age, "site": site,
-            "now": _aware(now, "now") if now is not None else None,
+            "now": aware_utc(now, "now") if now is not None else None,
         }
         row = self._conn.execute(text(f"""
             with clock as (select coalesce(cast(:now as timestamptz), now()) as now)
@@ -239,7 +232,7 @@ class FleetRepository:
         The check is horizontal: the planned path has no altitude, so a zone's altitude band
         is not considered.
         """
-        at = _aware(now, "now")
+        at = aware_utc(now, "now")
         query = (
             select(Mission.id, Mission.status, NoFlyZone.id.label("zone_id"))
             .join(NoFlyZone, func.ST_Intersects(Mission.planned_path, NoFlyZone.geom))

@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, text
 
-from fleet_db.db import InvalidArgumentError
+from fleet_db.db import InvalidArgumentError, aware_utc
 
 WATERMARK_NAME = "telemetry_1min"
 SEGMENT_MAX_GAP = timedelta(seconds=10)
@@ -150,17 +150,10 @@ def mark_rows_sql(source: str, *, late_only: bool) -> str:
     """
 
 
-def _check_aware(value: datetime, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidArgumentError(f"{what} {value!r} is not a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidArgumentError(f"{what} {value.isoformat()} has no time zone")
-    return value.astimezone(UTC)
-
 
 def floor_minute(value: datetime) -> datetime:
     """Return ``value`` truncated to its UTC minute."""
-    return _check_aware(value, "time").replace(second=0, microsecond=0)
+    return aware_utc(value, "time").replace(second=0, microsecond=0)
 
 
 def dirty_window(first: datetime, last: datetime) -> tuple[datetime, datetime]:

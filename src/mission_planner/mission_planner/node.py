@@ -14,7 +14,7 @@ import itertools
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -309,8 +309,7 @@ class MissionPlannerNode(Node):
                 home: GeoPoint | None = None, energy_wh: float | None = None, *,
                 energy_limit: bool = True) -> PlanningContext:
         """Build the planning context for a vehicle (or a typical one) at ``start``."""
-        spec = self.spec(vehicle_id) if vehicle_id else (
-            next(iter(self.specs.values()), VehicleSpec("typical", "/typical/mavros")))
+        spec = self.spec(vehicle_id) if vehicle_id else self.typical_spec()
         s = self.settings
         return PlanningContext(
             start=start, vehicle=spec, home=home, available_energy_wh=energy_wh,
@@ -318,6 +317,10 @@ class MissionPlannerNode(Node):
             charging_stations=[(st.station_id, st.position) for st in s.stations],
             reserve_pct=s.reserve_percent, max_wind_mps=s.max_wind_mps,
             zone_margin_m=s.zone_margin_m, energy_limit=energy_limit)
+
+    def typical_spec(self) -> VehicleSpec:
+        """The registry entry planned for when no vehicle is named (the first configured)."""
+        return next(iter(self.specs.values()), VehicleSpec("typical", "/typical/mavros"))
 
     def preview(self, request: MissionRequest, vehicle_id: str | None = None, *,
                 energy_limit: bool = True) -> MissionPlan:
@@ -364,11 +367,8 @@ class MissionPlannerNode(Node):
         if (pinned is None and self.settings.large_surveys == "split"
                 and request.mission_type is MissionType.SURVEY and len(self.candidates()) >= 2):
             whole = self.preview(request, energy_limit=False)
-            capacity = self.planning_context(whole.waypoints[0].position, None
-                                             ).vehicle.battery_capacity_wh
-            if whole.energy_wh + whole.reserve_wh > capacity:
-                return whole, True
-            return whole, False
+            over = whole.energy_wh + whole.reserve_wh > self.typical_spec().battery_capacity_wh
+            return whole, over
         # A pinned mission is planned for its own vehicle when the fleet knows it yet.
         return self.preview(request, pinned if pinned in self.vehicles else None), False
 
@@ -561,25 +561,23 @@ class MissionPlannerNode(Node):
 
     def priority_callback(self, request: SetPriority.Request,
                           response: SetPriority.Response) -> SetPriority.Response:
-        try:
-            change = self.dispatcher.set_priority(
-                str(request.mission_id), int(request.priority),
-                str(request.actor) or "operator", now=self.now())
-            self._publish_modification(self.dispatcher.get(str(request.mission_id)), change)
-            response.ok, response.message = True, change.summary
-        except (DispatchError, ValueError) as exc:
-            response.ok, response.message = False, str(exc)
-        return response
+        mid = str(request.mission_id)
+        return self._modify(mid, response, lambda: self.dispatcher.set_priority(
+            mid, int(request.priority), str(request.actor) or "operator", now=self.now()))
 
     def pin_callback(self, request: SetVehiclePin.Request,
                      response: SetVehiclePin.Response) -> SetVehiclePin.Response:
+        mid = str(request.mission_id)
+        return self._modify(mid, response, lambda: self.dispatcher.set_pin(
+            mid, str(request.vehicle_id).strip() or None, str(request.actor) or "operator",
+            reason=str(request.reason), now=self.now()))
+
+    def _modify(self, mid: str, response: Any, change: Callable[[], Modification]) -> Any:
+        """Apply a dispatcher change, publish it and answer ok/message (errors named)."""
         try:
-            mid = str(request.mission_id)
-            change = self.dispatcher.set_pin(
-                mid, str(request.vehicle_id).strip() or None, str(request.actor) or "operator",
-                reason=str(request.reason), now=self.now())
-            self._publish_modification(self.dispatcher.get(mid), change)
-            response.ok, response.message = True, change.summary
+            done = change()
+            self._publish_modification(self.dispatcher.get(mid), done)
+            response.ok, response.message = True, done.summary
         except (DispatchError, ValueError) as exc:
             response.ok, response.message = False, str(exc)
         return response
