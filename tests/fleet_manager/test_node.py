@@ -363,3 +363,179 @@ def test_a_late_subscriber_of_a_vehicles_own_topics_gets_its_current_status_and_
                        + m.header.stamp.nanosec * 1e-9 > joined and m, 5.0,
                        "a current GeoPoseStamped of uav0")
     assert p.pose.position.latitude == pytest.approx(HOME["latitude"], abs=1e-6)
+
+
+def _zone_msg(zid: str, corners: list[tuple[float, float]]) -> Any:
+    from geographic_msgs.msg import GeoPoint as GeoPointMsg
+
+    from fleet_interfaces.msg import NoFlyZone
+
+    return NoFlyZone(id=zid, name=zid, altitude_floor=0.0, altitude_ceiling=120.0, polygon=[
+        GeoPointMsg(latitude=g.latitude, longitude=g.longitude, altitude=0.0)
+        for g in (FRAME.to_geo(e, n, 0.0) for e, n in corners)])
+
+
+def test_the_zones_in_force_are_published_replaced_at_run_time_and_a_bad_set_changes_nothing(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from fleet_interfaces.msg import NoFlyZoneArray
+    from fleet_interfaces.srv import SetNoFlyZones
+
+    square = [(150, -50), (250, -50), (250, 50), (150, 50)]
+    fm = graph.add(FleetManagerNode(context=graph.context, parameter_overrides=[
+        Parameter("config_file", value=fleet_config(tmp_path, no_fly_zones=[{
+            "id": "nfz", "polygon": [{"latitude": g.latitude, "longitude": g.longitude}
+                                     for g in (FRAME.to_geo(e, n, 0) for e, n in square)]}]))]))
+    zones = Collector(graph, NoFlyZoneArray, "/fleet/no_fly_zones", FLEET_QOS)
+    markers = Collector(graph, MarkerArray, "/fleet/markers", FLEET_QOS)
+    graph.wait_for(lambda: (z := zones.last()) and [x.id for x in z.zones] == ["nfz"], 5.0,
+                   "the configured zone on /fleet/no_fly_zones")
+    graph.wait_for(lambda: (m := markers.last()) and sum(
+        x.ns == "no_fly_volumes" for x in m.markers) == 1, 5.0, "the zone drawn as a volume")
+    client = graph.node("airspace_authority").create_client(
+        SetNoFlyZones, "/fleet_manager/set_no_fly_zones")
+    two = [_zone_msg("stadium", square), _zone_msg("school", [(0, 300), (50, 300), (25, 350)])]
+    reply = graph.call(client, SetNoFlyZones.Request(zones=two))
+    assert reply.success, reply.message
+    assert reply.message == "2 no-fly zones in force"
+    graph.wait_for(lambda: [x.id for x in zones.last().zones] == ["stadium", "school"], 5.0,
+                   "the new set published")
+    assert sorted(fm.airspace.zones) == ["school", "stadium"]
+    bad = graph.call(client, SetNoFlyZones.Request(zones=[
+        _zone_msg("ok", square), _zone_msg("line", [(0, 0), (10, 0)])]))
+    assert not bad.success
+    assert bad.message == ("no-fly zones rejected, nothing changed: no-fly zone 'line' needs "
+                           "at least 3 vertices, got 2")
+    assert sorted(fm.airspace.zones) == ["school", "stadium"]
+    count = len(zones.snapshot())
+    graph.wait_for(lambda: (m := markers.last()) and sum(
+        x.ns == "no_fly_volumes" and x.action == Marker.ADD for x in m.markers) == 2, 5.0,
+        "both zones drawn")
+    # Back to one zone: the second zone's markers are deleted in rviz, not left behind.
+    assert graph.call(client, SetNoFlyZones.Request(zones=two[:1])).success
+    graph.wait_for(lambda: (m := markers.last()) and any(
+        x.ns == "no_fly_volumes" and x.id == 1 and x.action == Marker.DELETE
+        for x in m.markers), 5.0, "the dropped zone's markers deleted")
+    assert len(zones.snapshot()) == count + 1  # the refused request published nothing
+
+
+def test_health_follows_gps_loss_and_the_vehicles_warnings(
+        graph: RosGraph, tmp_path: Path) -> None:
+    start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME}]), fleet_config(tmp_path))
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and s.health.gps_ok, 10.0,
+                   "uav0 healthy")
+    inject = graph.node("inj").create_client(InjectFailure, "/fleet_sim/inject_failure")
+    graph.call(inject, InjectFailure.Request(vehicle_id="uav0", active=True,
+                                             failure=InjectFailure.Request.FAILURE_GPS_LOSS))
+    v = graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and not s.health.gps_ok
+                       and s.health.warnings and s, 10.0, "GPS loss in the health flags")
+    assert "GPS fix lost" in v.health.warnings
+    assert not v.health.sensors_ok  # sys_status no longer reports the GPS healthy
+    graph.call(inject, InjectFailure.Request(vehicle_id="uav0", active=False,
+                                             failure=InjectFailure.Request.FAILURE_GPS_LOSS))
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and s.health.gps_ok
+                   and s.health.sensors_ok, 10.0, "GPS healthy again")
+
+
+def test_the_fleet_picture_shows_each_vehicles_mission_and_the_last_item_reached(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from fleet_interfaces.msg import MissionStatus, MissionStatusArray
+
+    start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME},
+                                       {"id": "uav1", "home": _home(40.0)}]),
+          fleet_config(tmp_path, vehicles=[{"id": "uav0", "model": "x500",
+                                            "home_site": "zurich"}]))
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    v0 = graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and s.liveness == 0
+                        and vehicle(status.last(), "uav1") and s, 10.0, "both vehicles")
+    assert (v0.model, v0.home_site, v0.last_reached_item) == ("x500", "zurich", -1)
+    assert vehicle(status.last(), "uav1").model == "multirotor"  # discovered
+    planner = graph.node("planner_stand_in").create_publisher(
+        MissionStatusArray, "/fleet/missions", FLEET_QOS)
+    planner.publish(MissionStatusArray(missions=[
+        MissionStatus(mission_id="m-1", vehicle_id="uav0", state="active"),
+        MissionStatus(mission_id="m-0", vehicle_id="uav1", state="completed")]))
+    fly_mission(graph, "uav0", [(0.0, 0.0), (20.0, 0.0), (20.0, 20.0)])
+    v0 = graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and
+                        s.last_reached_item >= 1 and s, 40.0, "reached items in the status")
+    assert v0.current_mission_id == "m-1"
+    assert vehicle(status.last(), "uav1").current_mission_id == ""  # finished is not current
+    planner.publish(MissionStatusArray(missions=[
+        MissionStatus(mission_id="m-1", vehicle_id="uav0", state="completed")]))
+    graph.wait_for(lambda: (s := vehicle(status.last(), "uav0")) and
+                   s.current_mission_id == "", 5.0, "no current mission once it completed")
+
+
+class _FakeVehicle:
+    """A MAVROS-shaped peer: telemetry of an airborne vehicle at 10 % battery, and, when
+    ``answer`` is given, a cmd/command service that always answers with it."""
+
+    def __init__(self, graph: RosGraph, vid: str, answer: int | None, east: float) -> None:
+        from mavros_msgs.msg import ExtendedState
+        from mavros_msgs.srv import CommandLong
+
+        from fleet_ros.qos import MAVROS_TOPIC_QOS as Q
+
+        self.node = node = graph.node(f"fake_{vid}")
+        p = f"/{vid}/mavros"
+        self.state = node.create_publisher(State, f"{p}/state", Q["state"])
+        self.ext = node.create_publisher(ExtendedState, f"{p}/extended_state",
+                                         Q["extended_state"])
+        self.battery = node.create_publisher(BatteryState, f"{p}/battery", Q["battery"])
+        self.fix = node.create_publisher(NavSatFix, f"{p}/global_position/global",
+                                         Q["global_position/global"])
+        self.at = FRAME.to_geo(east, 0.0, 0.0)
+        self.calls = 0
+        if answer is not None:
+            def serve(request: Any, response: Any) -> Any:
+                self.calls += 1
+                response.success = True
+                response.result = answer
+                return response
+            node.create_service(CommandLong, f"{p}/cmd/command", serve)
+        node.create_timer(0.1, self.tick)
+
+    def tick(self) -> None:
+        from mavros_msgs.msg import ExtendedState
+
+        stamp = self.node.get_clock().now().to_msg()
+        self.state.publish(State(connected=True, armed=True, mode="AUTO.MISSION"))
+        self.ext.publish(ExtendedState(landed_state=ExtendedState.LANDED_STATE_IN_AIR))
+        b = BatteryState(percentage=0.10, voltage=14.2)
+        b.header.stamp = stamp
+        self.battery.publish(b)
+        f = NavSatFix(latitude=self.at.latitude, longitude=self.at.longitude, altitude=520.0)
+        f.status.status = NavSatStatus.STATUS_FIX
+        f.header.stamp = stamp
+        self.fix.publish(f)
+
+
+def test_a_refused_command_and_an_unanswered_one_are_command_failed_events(
+        graph: RosGraph, tmp_path: Path) -> None:
+    graph.add(FleetManagerNode(context=graph.context, parameter_overrides=[
+        Parameter("config_file", value=fleet_config(
+            tmp_path, command_timeout_s=0.5, command_retries=1, discovery={"enabled": False},
+            vehicles=[{"id": "stubborn"}, {"id": "mute"}]))]))
+    events = Collector(graph, CoordinationEvent, "/fleet/events", EVENTS_QOS)
+    stubborn = _FakeVehicle(graph, "stubborn", answer=2, east=0.0)  # MAV_RESULT_DENIED
+    _FakeVehicle(graph, "mute", answer=None, east=1000.0)  # no cmd/command service at all
+
+    def failed(vid: str) -> Any:
+        return events.find(lambda e: e.type == CoordinationEvent.TYPE_COMMAND_FAILED
+                           and list(e.vehicle_ids) == [vid])
+
+    denied = graph.wait_for(lambda: failed("stubborn"), 15.0, "stubborn's RTL refused")
+    data = {kv.key: kv.value for kv in denied.data}
+    assert data == {"command": "return to launch", "attempts": "2"}
+    assert denied.resolution.startswith("return to launch failed: refused: success=True, "
+                                        "result=2")
+    assert denied.severity == CoordinationEvent.SEVERITY_CRITICAL
+    assert stubborn.calls == 2  # the first try and one retry
+    silent = graph.wait_for(lambda: failed("mute"), 15.0, "mute's RTL unanswered")
+    assert silent.resolution == ("return to launch failed: service /mute/mavros/cmd/command "
+                                 "not available")
+    assert events.find(lambda e: e.type == CoordinationEvent.TYPE_LOW_BATTERY
+                       and list(e.vehicle_ids) == ["mute"]
+                       and "return to launch" in e.resolution)

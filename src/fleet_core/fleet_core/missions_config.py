@@ -48,6 +48,7 @@ class PlannerSettings:
 
 
 _KEYS = ("tick_rate_hz", "emergency_priority", "paused_timeout_s", "pin_grace_s",
+         "unservable_grace_s",
          "charging_policy",
          "critical_percent", "reserve_percent", "max_wind_mps", "wind_max_age_s",
          "zone_margin_m", "large_surveys",
@@ -98,6 +99,8 @@ def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
             paused_timeout_s=positive(root.get("paused_timeout_s", 300.0),
                                       f"{w}.paused_timeout_s"),
             pin_grace_s=number(root.get("pin_grace_s", 60.0), f"{w}.pin_grace_s"),
+            unservable_grace_s=number(root.get("unservable_grace_s", 120.0),
+                                      f"{w}.unservable_grace_s"),
             weights=weights)
     except ValueError as exc:
         raise ConfigError(f"{w}: {exc}") from None

@@ -19,6 +19,7 @@ from mavros_msgs.msg import (
     State,
     StatusText,
     SysStatus,
+    WaypointReached,
 )
 from mavros_msgs.srv import CommandLong, SetMode
 from rclpy.client import Client
@@ -55,12 +56,23 @@ from fleet_core.fleet.separation import (
 from fleet_core.geo import GeoPoint, LocalFrame, haversine_m
 from fleet_core.mavlink import SENSORS_PRESENT, LandedState, MavCmd, MavResult
 from fleet_core.mavlink import Severity as TextSeverity
-from fleet_interfaces.msg import CoordinationEvent, FleetStatus
+from fleet_interfaces.msg import (
+    CoordinationEvent,
+    FleetStatus,
+    MissionStatusArray,
+    NoFlyZoneArray,
+)
 from fleet_interfaces.msg import VehicleStatus as VehicleStatusMsg
 from fleet_interfaces.srv import AddVehicle, RemoveVehicle, SetMaintenance, SetNoFlyZones
 from fleet_ros.commands import CommandOutcome, CommandRunner
 from fleet_ros.entry import installed_config, read_only, run_node
-from fleet_ros.fleet_convert import event_msg, geopose_msg, vehicle_status_msg, zone_from_msg
+from fleet_ros.fleet_convert import (
+    event_msg,
+    geopose_msg,
+    vehicle_status_msg,
+    zone_from_msg,
+    zones_msg,
+)
 from fleet_ros.markers import fleet_markers
 from fleet_ros.qos import EVENTS_QOS, FLEET_QOS, MAVROS_TOPIC_QOS
 
@@ -99,6 +111,8 @@ class _VehicleLink:
                 q["estimator_status"]),
             sub(StatusText, f"{p}/statustext/recv", on(vid, node.on_statustext),
                 q["statustext/recv"]),
+            sub(WaypointReached, f"{p}/mission/reached", on(vid, node.on_reached),
+                q["mission/reached"]),
         ]
         self.set_mode: Client[Any, Any] = node.create_client(SetMode, f"{p}/set_mode")
         self.command: Client[Any, Any] = node.create_client(CommandLong, f"{p}/cmd/command")
@@ -150,10 +164,16 @@ class FleetManagerNode(Node):
         self.events_pub = self.create_publisher(CoordinationEvent, "/fleet/events", EVENTS_QOS)
         self.markers_pub = self.create_publisher(MarkerArray, "/fleet/markers", FLEET_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.zones_pub = self.create_publisher(NoFlyZoneArray, "/fleet/no_fly_zones", FLEET_QOS)
+        self._zone_marker_count = 0
+        # Which vehicle flies which mission: the planner's view, so the fleet picture says it.
+        self.create_subscription(MissionStatusArray, "/fleet/missions", self.on_missions,
+                                 FLEET_QOS)
         self.commands = CommandRunner(self, timeout_s=s.command_timeout_s,
                                       retries=s.command_retries, on_done=self.command_done)
         for spec in s.vehicles:
             self.add_vehicle(spec)
+        self.publish_zones()
         self.create_service(SetMaintenance, "~/set_maintenance", self.set_maintenance_callback)
         self.create_service(SetNoFlyZones, "~/set_no_fly_zones", self.set_no_fly_zones_callback)
         self.create_service(AddVehicle, "~/add_vehicle", self.add_vehicle_callback)
@@ -266,14 +286,14 @@ class FleetManagerNode(Node):
 
     def on_fix(self, v: VehicleState, msg: NavSatFix, now: float) -> bool:
         if msg.status.status < NavSatStatus.STATUS_FIX:
-            v.gps_ok = False
+            v.gps_fix_ok = False
             return True
         point = GeoPoint(float(msg.latitude), float(msg.longitude), float(msg.altitude))
         reason = check_position(v, point, now, self.limits)
         if reason is not None:
             self._reject(v, reason, msg, f"{point.latitude}, {point.longitude}")
             return False
-        v.gps_ok = True
+        v.gps_fix_ok = True
         v.position = point
         v.position_time = now
         return True
@@ -319,6 +339,8 @@ class FleetManagerNode(Node):
     def on_estimator(self, v: VehicleState, msg: EstimatorStatus, now: float) -> bool:
         v.estimator_ok = bool(msg.attitude_status_flag and msg.velocity_horiz_status_flag
                               and msg.pos_horiz_abs_status_flag)
+        v.position_estimate_ok = bool(msg.pos_horiz_abs_status_flag
+                                      and not msg.gps_glitch_status_flag)
         return True
 
     def on_statustext(self, v: VehicleState, msg: StatusText, now: float) -> bool:
@@ -326,7 +348,26 @@ class FleetManagerNode(Node):
             v.warnings.append(str(msg.text)[:200])
         return True
 
+    def on_reached(self, v: VehicleState, msg: WaypointReached, now: float) -> bool:
+        v.last_reached_item = int(msg.wp_seq)
+        return False  # latched: the last value may be old, so it is no sign of life
+
+    def on_missions(self, msg: MissionStatusArray) -> None:
+        """Take each vehicle's current mission from the planner's /fleet/missions."""
+        try:
+            flying = {m.vehicle_id: m.mission_id for m in msg.missions
+                      if m.vehicle_id and m.state in ("assigned", "active", "paused")}
+            for vid, v in self.fleet.items():
+                v.current_mission_id = flying.get(vid, "")
+        except (AttributeError, TypeError) as exc:  # never let a bad message reach rclpy
+            self.get_logger().warning(f"ignored /fleet/missions: {exc}",
+                                      throttle_duration_sec=5.0)
+
     # ------------------------------------------------------------------ outputs
+    def publish_zones(self) -> None:
+        """Publish the zones in force on /fleet/no_fly_zones (latched)."""
+        self.zones_pub.publish(zones_msg(list(self.airspace.zones.values()), self.now()))
+
     def publish_status(self) -> None:
         """Publish /fleet/status and every vehicle's status and geopose."""
         try:
@@ -345,7 +386,7 @@ class FleetManagerNode(Node):
             status = v.status(now, th)
             liveness = v.liveness(now, th)
             counts[int(status)] += 1
-            m = vehicle_status_msg(v, status, liveness)
+            m = vehicle_status_msg(v, status, liveness, gps_ok=v.gps_ok(now, th))
             msgs.append(m)
             link = self.links[vid]
             # The per-vehicle topics are built and sent only while someone listens: at 500
@@ -388,9 +429,11 @@ class FleetManagerNode(Node):
         # core at 500 vehicles); the trails above are kept either way, so an rviz that
         # connects later still sees where the vehicles have been.
         if self.markers_pub.get_subscription_count():
-            self.markers_pub.publish(fleet_markers(rows, self._trails,
-                                                   self.airspace.zones.values(), frame, stamp,
-                                                   pads=self.settings.pads))
+            zones = list(self.airspace.zones.values())
+            self.markers_pub.publish(fleet_markers(rows, self._trails, zones, frame, stamp,
+                                                   pads=self.settings.pads,
+                                                   stale_zones=self._zone_marker_count))
+            self._zone_marker_count = len(zones)
         if self.diagnostics_pub.get_subscription_count():
             self.diagnostics_pub.publish(self._diagnostics(rows, now, stamp))
 
@@ -401,7 +444,8 @@ class FleetManagerNode(Node):
         diag.header.stamp = stamp
         for _, v, status in rows:
             liveness = v.liveness(now, th)
-            healthy = v.gps_ok and v.estimator_ok and v.sensors_ok and v.motors_ok
+            gps_ok = v.gps_ok(now, th)
+            healthy = gps_ok and v.estimator_ok and v.sensors_ok and v.motors_ok
             level = (DiagnosticStatus.STALE if liveness is Liveness.LOST else
                      DiagnosticStatus.WARN if liveness is Liveness.STALE or not healthy else
                      DiagnosticStatus.OK)
@@ -410,7 +454,7 @@ class FleetManagerNode(Node):
                 message=f"{status.name.lower()}, {liveness.name.lower()}",
                 values=[KeyValue(key="mode", value=v.mode),
                         KeyValue(key="battery_percent", value=f"{v.battery_percent:.1f}"),
-                        KeyValue(key="gps_ok", value=str(v.gps_ok)),
+                        KeyValue(key="gps_ok", value=str(gps_ok)),
                         KeyValue(key="estimator_ok", value=str(v.estimator_ok)),
                         KeyValue(key="sensors_ok", value=str(v.sensors_ok)),
                         KeyValue(key="rejected_samples", value=str(sum(v.rejected.values())))]))
@@ -510,7 +554,10 @@ class FleetManagerNode(Node):
                                            now=now):
                 key = ("airspace", vid, hit.zone_id)
                 hit_keys.add(key)
-                what = "return to launch" if hit.inside else "hold before the zone"
+                action = (self.settings.response.airspace_on_inside if hit.inside else
+                          self.settings.response.airspace_on_predicted_entry)
+                what = {"rtl": "return to launch", "land": "land where it is",
+                        "hold": "hold before the zone" if not hit.inside else "hold"}[action]
                 self.emit(self.book.open(
                     key, type_=EventType.AIRSPACE_CONFLICT, vehicle_ids=(vid,),
                     severity=Severity.CRITICAL if hit.inside else Severity.WARNING, now=now,
@@ -518,10 +565,7 @@ class FleetManagerNode(Node):
                     resolution=f"commanded {what}"))
                 if (vid, f"airspace:{hit.zone_id}") not in self._acted:
                     self._acted.add((vid, f"airspace:{hit.zone_id}"))
-                    if hit.inside:
-                        self.command(vid, MavCmd.NAV_RETURN_TO_LAUNCH, what)
-                    else:
-                        self.set_mode(vid, "AUTO.LOITER", what)
+                    self.safety_action(vid, action, what)
         for open_key in self.book.open_keys("airspace"):
             if open_key not in hit_keys:
                 self.emit(self.book.resolve(open_key, now, "clear of the zone"))
@@ -552,7 +596,10 @@ class FleetManagerNode(Node):
             if opened is not None and yielder not in self._held:
                 y = self.fleet[yielder]
                 self._held[yielder] = y.mode
-                self.hold_with_offset(yielder, self.settings.separation.vertical_m + 4.0)
+                if self.settings.response.separation_strategy == "hold":
+                    self.set_mode(yielder, "AUTO.LOITER", "hold for separation")
+                else:
+                    self.hold_with_offset(yielder, self.settings.separation_climb_m)
             self.emit(opened)
         by_id = {t.vehicle_id: t for t in tracks}
         rules = self.settings.separation
@@ -579,6 +626,14 @@ class FleetManagerNode(Node):
         self.commands.send(self.links[vehicle_id].command, CommandLong.Request(command=int(cmd)),
                            vehicle_id=vehicle_id, what=what,
                            accept=lambda r: bool(r.success) and r.result == MavResult.ACCEPTED)
+
+    def safety_action(self, vehicle_id: str, action: str, what: str) -> None:
+        """Carry out a configured safety action: hold, rtl or land."""
+        if action == "hold":
+            self.set_mode(vehicle_id, "AUTO.LOITER", what)
+        else:
+            self.command(vehicle_id, MavCmd.NAV_RETURN_TO_LAUNCH if action == "rtl"
+                         else MavCmd.NAV_LAND, what)
 
     def hold_with_offset(self, vehicle_id: str, climb_m: float) -> None:
         """Hold where the vehicle is, ``climb_m`` higher (DO_REPOSITION, NaN = keep lat/lon)."""
@@ -691,6 +746,7 @@ class FleetManagerNode(Node):
         response.success = True
         response.message = f"{len(zones)} no-fly zones in force"
         self.get_logger().info(response.message)
+        self.publish_zones()
         return response
 
 

@@ -13,7 +13,7 @@ from fleet_core.fleet.events import Event
 from fleet_core.fleet.model import Liveness, VehicleState
 from fleet_core.fleet.model import VehicleStatus as Status
 from fleet_core.geo import GeoPoint, yaw_to_quaternion
-from fleet_interfaces.msg import CoordinationEvent, HealthFlags, VehicleStatus
+from fleet_interfaces.msg import CoordinationEvent, HealthFlags, NoFlyZoneArray, VehicleStatus
 from fleet_interfaces.msg import NoFlyZone as NoFlyZoneMsg
 
 
@@ -36,7 +36,8 @@ def geo_msg(p: GeoPoint | None) -> GeoPointMsg:
                        altitude=float(p.altitude))
 
 
-def vehicle_status_msg(v: VehicleState, status: Status, liveness: Liveness) -> VehicleStatus:
+def vehicle_status_msg(v: VehicleState, status: Status, liveness: Liveness, *,
+                       gps_ok: bool) -> VehicleStatus:
     """Convert a vehicle's state to fleet_interfaces/VehicleStatus."""
     return VehicleStatus(
         vehicle_id=v.vehicle_id, stamp=to_time(v.last_seen or 0.0), status=int(status),
@@ -45,8 +46,9 @@ def vehicle_status_msg(v: VehicleState, status: Status, liveness: Liveness) -> V
         battery_voltage=float(v.battery_voltage), battery_current=float(v.battery_current),
         position=geo_msg(v.position), relative_altitude=float(v.relative_altitude),
         heading=float(v.heading), ground_speed=float(v.ground_speed), home=geo_msg(v.home),
-        current_mission_id=v.current_mission_id,
-        health=HealthFlags(gps_ok=v.gps_ok, estimator_ok=v.estimator_ok,
+        current_mission_id=v.current_mission_id, last_reached_item=int(v.last_reached_item),
+        model=v.spec.model, home_site=v.spec.home_site,
+        health=HealthFlags(gps_ok=gps_ok, estimator_ok=v.estimator_ok,
                            sensors_ok=v.sensors_ok, motors_ok=v.motors_ok,
                            battery_ok=not (v.battery_percent <= 5.0),
                            link_ok=liveness is Liveness.FRESH, warnings=list(v.warnings)),
@@ -86,3 +88,23 @@ def zone_from_msg(m: NoFlyZoneMsg) -> NoFlyZone:
         polygon=tuple(GeoPoint(p.latitude, p.longitude, p.altitude) for p in m.polygon),
         floor_m=float(m.altitude_floor), ceiling_m=float(m.altitude_ceiling),
         active_from=start or None, active_until=end or None)
+
+
+def zone_msg(z: NoFlyZone) -> NoFlyZoneMsg:
+    """Convert a domain NoFlyZone to fleet_interfaces/NoFlyZone (no bound → zero time)."""
+    return NoFlyZoneMsg(
+        id=z.zone_id, name=z.name,
+        polygon=[GeoPointMsg(latitude=float(p.latitude), longitude=float(p.longitude),
+                             altitude=float(p.altitude)) for p in z.polygon],
+        altitude_floor=float(z.floor_m), altitude_ceiling=float(z.ceiling_m),
+        active_from=to_time(z.active_from or 0.0), active_until=to_time(z.active_until or 0.0))
+
+
+def zones_msg(zones: list[NoFlyZone], now: float) -> NoFlyZoneArray:
+    """Build the /fleet/no_fly_zones message of the zones in force."""
+    return NoFlyZoneArray(stamp=to_time(now), zones=[zone_msg(z) for z in zones])
+
+
+def zones_from_msg(m: NoFlyZoneArray) -> list[NoFlyZone]:
+    """Convert /fleet/no_fly_zones; a bad zone raises ValueError naming it."""
+    return [zone_from_msg(z) for z in m.zones]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+import shapely
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA
@@ -51,13 +52,16 @@ def _marker(ns: str, mid: int, kind: int, stamp: object) -> Marker:
 def fleet_markers(vehicles: Sequence[tuple[int, VehicleState, VehicleStatus]],
                   trails: Mapping[str, Iterable[tuple[float, float, float]]],
                   zones: Iterable[NoFlyZone], frame: LocalFrame, stamp: object, *,
-                  pads: Iterable[ChargingPad] = ()) -> MarkerArray:
+                  pads: Iterable[ChargingPad] = (), stale_zones: int = 0) -> MarkerArray:
     """Build the fleet's markers: vehicles, labels, headings, trails, homes, no-fly zones,
     charging pads.
 
-    ``vehicles`` pairs each state with a stable marker id and its status.
+    ``vehicles`` pairs each state with a stable marker id and its status. Zone markers never
+    expire (the zones are static), so ``stale_zones``, the number of zones drawn last time,
+    says which ids to delete when the set shrank.
     """
     out = MarkerArray()
+    zones = list(zones)
     for mid, v, status in vehicles:
         rgb = STATUS_COLORS[status]
         if v.home is not None:
@@ -102,6 +106,12 @@ def fleet_markers(vehicles: Sequence[tuple[int, VehicleState, VehicleStatus]],
             out.markers.append(trail)
     for zid, zone in enumerate(zones):
         out.markers.append(_zone_marker(zid, zone, frame, stamp))
+        out.markers.append(_zone_volume(zid, zone, frame, stamp))
+    for zid in range(len(zones), stale_zones):
+        for ns in ("no_fly_zones", "no_fly_volumes"):
+            gone = _marker(ns, zid, Marker.LINE_LIST, stamp)
+            gone.action = Marker.DELETE
+            out.markers.append(gone)
     for pid, pad in enumerate(pads):
         e, n, u = frame.to_enu(pad.position)
         disc = _marker("charging_pads", pid, Marker.CYLINDER, stamp)
@@ -136,4 +146,29 @@ def _zone_marker(mid: int, zone: NoFlyZone, frame: LocalFrame, stamp: object) ->
     m.scale.x = 0.8
     m.color = _color((1.0, 0.1, 0.1), 0.8)
     m.text = zone.name
+    return m
+
+
+def _zone_volume(mid: int, zone: NoFlyZone, frame: LocalFrame, stamp: object) -> Marker:
+    """Return the zone as a translucent solid: walls and caps as a triangle list.
+
+    The caps are a constrained Delaunay triangulation (shapely), right for concave zones.
+    """
+    m = _marker("no_fly_volumes", mid, Marker.TRIANGLE_LIST, stamp)
+    m.lifetime = Duration(sec=0)
+    ring = [frame.to_enu(p)[:2] for p in zone.polygon]
+    lo, hi = float(zone.floor_m), float(min(zone.ceiling_m, 500.0))
+    pts = m.points
+    for i, (e, n) in enumerate(ring):
+        e2, n2 = ring[(i + 1) % len(ring)]
+        a, b = Point(x=float(e), y=float(n), z=lo), Point(x=float(e2), y=float(n2), z=lo)
+        c, d = Point(x=float(e2), y=float(n2), z=hi), Point(x=float(e), y=float(n), z=hi)
+        pts.extend([a, b, c, a, c, d])
+    triangles = shapely.constrained_delaunay_triangles(shapely.Polygon(ring))
+    for tri in shapely.get_parts(triangles):
+        corners = list(tri.exterior.coords)[:3]
+        for z in (lo, hi):
+            pts.extend(Point(x=float(x), y=float(y), z=z) for x, y in corners)
+    m.scale.x = m.scale.y = m.scale.z = 1.0
+    m.color = _color((1.0, 0.1, 0.1), 0.25)
     return m

@@ -79,6 +79,7 @@ from fleet_interfaces.msg import (
     FleetStatus,
     MissionEvent,
     MissionStatusArray,
+    NoFlyZoneArray,
 )
 from fleet_interfaces.msg import (
     WindObservation as WindMsg,
@@ -94,6 +95,7 @@ from fleet_interfaces.srv import (
 )
 from fleet_ros.commands import CommandOutcome, CommandRunner
 from fleet_ros.entry import installed_config, read_only, run_node
+from fleet_ros.fleet_convert import zones_from_msg
 from fleet_ros.qos import EVENTS_QOS, FLEET_QOS
 from mission_planner.convert import (
     STATUS_BY_CODE,
@@ -219,6 +221,7 @@ class MissionPlannerNode(Node):
                                                   "/fleet/charging_sessions", EVENTS_QOS)
         self.create_subscription(FleetStatus, "/fleet/status", self.on_fleet_status, FLEET_QOS)
         self.create_subscription(WindMsg, "/fleet/weather/wind", self.on_wind, 10)
+        self.create_subscription(NoFlyZoneArray, "/fleet/no_fly_zones", self.on_zones, FLEET_QOS)
         self.execute_server = ActionServer(
             self, ExecuteMission, "~/execute_mission", execute_callback=self.execute_mission,
             goal_callback=lambda _goal: GoalResponse.ACCEPT,
@@ -261,6 +264,9 @@ class MissionPlannerNode(Node):
                 continue
             v = self.vehicles.get(vid)
             if v is None:
+                if vid not in self.specs and m.model:  # discovered: fleet_manager's registry
+                    self.specs[vid] = VehicleSpec(vid, f"/{vid}/mavros", model=str(m.model),
+                                                  home_site=str(m.home_site))
                 v = self.vehicles[vid] = _Vehicle(self.spec(vid))
             v.status = STATUS_BY_CODE.get(int(m.status), VehicleStatus.UNKNOWN)
             v.liveness = Liveness(min(int(m.liveness), 2))
@@ -274,6 +280,21 @@ class MissionPlannerNode(Node):
             v.armed = bool(m.armed)
             v.landed = int(m.landed_state) in (LandedState.ON_GROUND, LandedState.UNDEFINED)
             v.mode = str(m.autopilot_mode)
+
+    def on_zones(self, msg: NoFlyZoneArray) -> None:
+        """Plan around the zones fleet_manager has in force (its set_no_fly_zones service)."""
+        try:
+            zones = zones_from_msg(msg)
+            for z in zones:
+                z.validate()
+        except (ValueError, TypeError) as exc:
+            self.get_logger().warning(f"ignored /fleet/no_fly_zones, keeping the "
+                                      f"{len(self.zones)} zones in force: {exc}")
+            return
+        if [z.zone_id for z in zones] != [z.zone_id for z in self.zones] or zones != self.zones:
+            self.get_logger().info(f"{len(zones)} no-fly zones in force "
+                                   f"({', '.join(z.zone_id for z in zones) or 'none'})")
+        self.zones = zones
 
     def on_wind(self, msg: WindMsg) -> None:
         speed, direction = float(msg.speed_mps), float(msg.direction_deg)
@@ -307,9 +328,9 @@ class MissionPlannerNode(Node):
     # ------------------------------------------------------------------ planning
     def planning_context(self, start: GeoPoint, vehicle_id: str | None,
                 home: GeoPoint | None = None, energy_wh: float | None = None, *,
-                energy_limit: bool = True) -> PlanningContext:
+                energy_limit: bool = True, payload_kg: float = 0.0) -> PlanningContext:
         """Build the planning context for a vehicle (or a typical one) at ``start``."""
-        spec = self.spec(vehicle_id) if vehicle_id else self.typical_spec()
+        spec = self.spec(vehicle_id) if vehicle_id else self.typical_spec(payload_kg)
         s = self.settings
         return PlanningContext(
             start=start, vehicle=spec, home=home, available_energy_wh=energy_wh,
@@ -318,9 +339,18 @@ class MissionPlannerNode(Node):
             reserve_pct=s.reserve_percent, max_wind_mps=s.max_wind_mps,
             zone_margin_m=s.zone_margin_m, energy_limit=energy_limit)
 
-    def typical_spec(self) -> VehicleSpec:
-        """The registry entry planned for when no vehicle is named (the first configured)."""
-        return next(iter(self.specs.values()), VehicleSpec("typical", "/typical/mavros"))
+    def typical_spec(self, payload_kg: float = 0.0) -> VehicleSpec:
+        """The registry entry planned for when no vehicle is named: the first one (configured
+        first, then discovered) that can carry ``payload_kg``, else the first.
+
+        A delivery only some of the fleet can lift must not be refused because the first
+        vehicle is a light one; the dispatcher then gives it to a vehicle that carries it.
+        """
+        fallback = VehicleSpec("typical", "/typical/mavros")
+        for spec in self.specs.values():
+            if spec.max_payload_kg >= payload_kg:
+                return spec
+        return next(iter(self.specs.values()), fallback)
 
     def preview(self, request: MissionRequest, vehicle_id: str | None = None, *,
                 energy_limit: bool = True) -> MissionPlan:
@@ -330,7 +360,8 @@ class MissionPlannerNode(Node):
             self.fleet_settings.origin
         home = v.home if v else None
         return plan_mission(request, self.planning_context(start, vehicle_id, home,
-                                                           energy_limit=energy_limit))
+                                                           energy_limit=energy_limit,
+                                                           payload_kg=request.payload_kg))
 
     @staticmethod
     def demand(plan: MissionPlan, request: MissionRequest, *, whole: bool = False) -> Demand:
@@ -367,7 +398,8 @@ class MissionPlannerNode(Node):
         if (pinned is None and self.settings.large_surveys == "split"
                 and request.mission_type is MissionType.SURVEY and len(self.candidates()) >= 2):
             whole = self.preview(request, energy_limit=False)
-            over = whole.energy_wh + whole.reserve_wh > self.typical_spec().battery_capacity_wh
+            over = (whole.energy_wh + whole.reserve_wh
+                    > self.typical_spec(request.payload_kg).battery_capacity_wh)
             return whole, over
         # A pinned mission is planned for its own vehicle when the fleet knows it yet.
         return self.preview(request, pinned if pinned in self.vehicles else None), False

@@ -13,6 +13,8 @@ from fleet_interfaces.msg import (
     CoordinationEvent,
     MissionEvent,
     MissionStatusArray,
+    NoFlyZoneArray,
+    VehicleStatus,
 )
 from telemetry_recorder.store import Row
 
@@ -110,3 +112,41 @@ def charging_session_row(msg: ChargingSession) -> Row:
         "queue_wait_s": float(msg.queue_wait_s), "start_pct": float(msg.start_pct),
         "end_pct": float(msg.end_pct), "energy_wh": float(msg.energy_wh),
     })
+
+
+def vehicle_row(v: VehicleStatus, status: str) -> Row:
+    """Row for the vehicles registry: status, last seen, model, home and home site."""
+    home = v.home
+    has_home = (math.isfinite(home.latitude) and math.isfinite(home.longitude)
+                and -90 <= home.latitude <= 90 and -180 <= home.longitude <= 180
+                and (home.latitude or home.longitude))
+    return Row("vehicle", {
+        "id": str(v.vehicle_id), "status": status, "last_seen_at": stamp_to_datetime(v.stamp),
+        "model": str(v.model) or None, "site": str(v.home_site) or None,
+        "home_lat": float(home.latitude) if has_home else None,
+        "home_lon": float(home.longitude) if has_home else None,
+    })
+
+
+def no_fly_zone_rows(msg: NoFlyZoneArray, now: datetime) -> list[Row]:
+    """Rows making no_fly_zones the set in force: one upsert per zone, then the rest end."""
+    rows = []
+    for z in msg.zones:
+        if not z.id:
+            raise ValueError("no-fly zone without an id")
+        ring = [[float(p.longitude), float(p.latitude)] for p in z.polygon]
+        if len(ring) < 3 or not all(math.isfinite(c) for pt in ring for c in pt):
+            raise ValueError(f"no-fly zone {z.id!r}: polygon needs 3 finite vertices")
+        floor, ceiling = float(z.altitude_floor), float(z.altitude_ceiling)
+        if not (math.isfinite(floor) and math.isfinite(ceiling) and floor < ceiling):
+            raise ValueError(f"no-fly zone {z.id!r}: floor {floor} is not below ceiling "
+                             f"{ceiling}")
+        rows.append(Row("no_fly_zone", {
+            "id": str(z.id), "name": str(z.name) or str(z.id),
+            "geojson": json.dumps({"type": "Polygon", "coordinates": [ring + ring[:1]]}),
+            "floor_m": floor, "ceiling_m": ceiling,
+            "active_from": _optional_time(z.active_from),
+            "active_until": _optional_time(z.active_until),
+        }))
+    rows.append(Row("no_fly_zones", {"now": now, "ids": [str(z.id) for z in msg.zones]}))
+    return rows

@@ -37,6 +37,7 @@ from fleet_interfaces.msg import (
     FleetStatus,
     MissionEvent,
     MissionStatusArray,
+    NoFlyZoneArray,
 )
 from fleet_ros.entry import read_only, run_node
 from fleet_ros.qos import EVENTS_QOS, FLEET_QOS, MAVROS_TOPIC_QOS
@@ -45,9 +46,11 @@ from telemetry_recorder.convert import (
     coordination_event_row,
     mission_event_row,
     mission_status_rows,
+    no_fly_zone_rows,
     stamp_to_datetime,
+    vehicle_row,
 )
-from telemetry_recorder.store import EventStore, Row
+from telemetry_recorder.store import EventStore
 
 # fleet_interfaces/VehicleStatus STATUS_IDLE..STATUS_OFFLINE (1..6) are the schema's vehicle
 # statuses in the same order; STATUS_UNKNOWN (0) has no row value.
@@ -152,6 +155,7 @@ class TelemetryRecorderNode(Node):
                 (CoordinationEvent, "/fleet/events", self.on_event, EVENTS_QOS),
                 (MissionEvent, "/fleet/mission_events", self.on_mission_event, EVENTS_QOS),
                 (MissionStatusArray, "/fleet/missions", self.on_missions, FLEET_QOS),
+                (NoFlyZoneArray, "/fleet/no_fly_zones", self.on_zones, FLEET_QOS),
                 (ChargingSession, "/fleet/charging_sessions", self.on_charging_session,
                  EVENTS_QOS)):
             self.create_subscription(msg_type, topic, self.guarded_fleet(callback), qos)
@@ -183,8 +187,7 @@ class TelemetryRecorderNode(Node):
             if vid in self.vehicles and status is not None and (
                     now - self._registry_sent.get(vid, _EPOCH)).total_seconds() >= 5.0:
                 self._registry_sent[vid] = now
-                self.store.put(Row("vehicle", {"id": vid, "status": status,
-                                               "last_seen_at": stamp_to_datetime(v.stamp)}))
+                self.store.put(vehicle_row(v, status))
 
     def guarded(self, vehicle_id: str, callback: Callable[[str, Any], None]
                 ) -> Callable[[Any], None]:
@@ -272,6 +275,10 @@ class TelemetryRecorderNode(Node):
             if self._tagged.get(vid) != mid:
                 self._tagged[vid] = mid
                 self.merger.set_mission(vid, mid)
+
+    def on_zones(self, msg: NoFlyZoneArray) -> None:
+        for row in no_fly_zone_rows(msg, self._now()):
+            self.store.put(row)
 
     def on_charging_session(self, msg: ChargingSession) -> None:
         self.store.put(charging_session_row(msg))

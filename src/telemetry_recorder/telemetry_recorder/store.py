@@ -55,11 +55,37 @@ _ENSURE_VEHICLE = text(
     "on conflict (id) do nothing")
 
 _STATEMENTS: dict[str, list[Any]] = {
+    # The registry follows fleet_manager's: model, home, and the home site when that site is
+    # registered (sites carry a location and time zone nobody in the graph knows).
     "vehicle": [text(
-        "insert into vehicles (id, serial, model, status, last_seen_at) "
-        "values (:id, :id, 'unknown', :status, :last_seen_at) "
+        "insert into vehicles (id, serial, model, status, last_seen_at, home, site_id) "
+        "values (:id, :id, coalesce(cast(:model as text), 'unknown'), :status, :last_seen_at, "
+        "case when cast(:home_lat as double precision) is not null then "
+        "ST_SetSRID(ST_MakePoint(:home_lon, :home_lat), 4326) end, "
+        "(select id from sites where id = cast(:site as text))) "
         "on conflict (id) do update set status = excluded.status, "
+        "model = case when cast(:model as text) is null then vehicles.model "
+        "else excluded.model end, "
+        "home = coalesce(excluded.home, vehicles.home), "
+        "site_id = coalesce(excluded.site_id, vehicles.site_id), "
         "last_seen_at = greatest(vehicles.last_seen_at, excluded.last_seen_at)")],
+    # The zones fleet_manager has in force. A zone dropped from the set ends now (its row
+    # stays, so history such as "missions that crossed an active zone" keeps it).
+    "no_fly_zones": [
+        text("update no_fly_zones set active_until = :now where (active_until is null or "
+             "active_until > :now) and (active_from is null or active_from < :now) "
+             "and not (id = any(cast(:ids as text[])))"),
+        text("delete from no_fly_zones where active_from >= :now "
+             "and not (id = any(cast(:ids as text[])))"),
+    ],
+    "no_fly_zone": [text(
+        "insert into no_fly_zones (id, name, geom, floor_m, ceiling_m, active_from, "
+        "active_until, authority) values (:id, :name, ST_SetSRID(ST_GeomFromGeoJSON("
+        ":geojson), 4326), :floor_m, :ceiling_m, :active_from, :active_until, 'fleet_manager') "
+        "on conflict (id) do update set name = excluded.name, geom = excluded.geom, "
+        "floor_m = excluded.floor_m, ceiling_m = excluded.ceiling_m, "
+        "active_from = excluded.active_from, active_until = excluded.active_until, "
+        "authority = excluded.authority")],
     "coordination_event": [text(
         "insert into coordination_events (key, time, type, severity, vehicle_id, "
         "other_vehicle_id, zone_id, opened_at, closed_at, message, details) "
@@ -74,12 +100,16 @@ _STATEMENTS: dict[str, list[Any]] = {
         text("insert into vehicles (id, serial, model, status) select :vehicle_id, "
              ":vehicle_id, 'unknown', 'offline' where cast(:vehicle_id as text) is not null "
              "on conflict (id) do nothing"),
+        # The parts of a split survey point at it; its row may not be stored yet.
+        text("insert into missions (id, type, status) select :parent_id, :type, 'queued' "
+             "where cast(:parent_id as text) is not null on conflict (id) do nothing"),
         text("insert into missions (id, parent_id, type, status, priority, vehicle_id, "
              "created_by, estimated_distance_m, started_at, ended_at) values (:id, "
-             "null, :type, :status, :priority, :vehicle_id, :created_by, "
+             ":parent_id, :type, :status, :priority, :vehicle_id, :created_by, "
              ":estimated_distance_m, case when :status = 'active' then :updated end, "
              "case when :status in ('completed', 'aborted', 'failed') then :updated end) "
-             "on conflict (id) do update set status = case when missions.status in "
+             "on conflict (id) do update set parent_id = coalesce(missions.parent_id, "
+             "excluded.parent_id), status = case when missions.status in "
              "('completed', 'aborted', 'failed') then missions.status else excluded.status "
              "end, priority = excluded.priority, vehicle_id = coalesce(excluded.vehicle_id, "
              "missions.vehicle_id), estimated_distance_m = coalesce("
@@ -138,6 +168,9 @@ def _parameters(row: Row) -> dict[str, Any]:
             details = values["details"]
     if details is not None:
         values["details"] = json.dumps(details, default=str)
+    if row.kind == "vehicle":  # rows journaled by an older recorder lack these
+        for key in ("model", "site", "home_lat", "home_lon"):
+            values.setdefault(key, None)
     if "vehicle_id" in values and row.kind == "charging_session":
         values["vid"] = values["vehicle_id"]
     return values

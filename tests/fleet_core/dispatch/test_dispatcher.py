@@ -399,3 +399,49 @@ def test_an_oversized_survey_waits_unsplit_while_the_snapshot_is_empty() -> None
     assert d.tick(1.0, []) == []
     assert calls == []
     assert d.waiting_reasons == {"big": "no free vehicle"}
+
+
+def test_a_mission_no_vehicle_could_ever_fly_waits_with_the_reason_then_fails() -> None:
+    d = Dispatcher(DispatcherConfig(unservable_grace_s=60.0))
+    d.submit(mission("heavy", need=demand(payload_kg=5.0)), now=0.0)
+    fleet = [vehicle("v1", 0, payload_kg=1.0), vehicle("v2", 50, payload_kg=2.5)]
+    assert d.tick(1.0, fleet) == []
+    assert d.waiting_reasons["heavy"] == (
+        "no vehicle of the 2 in the fleet carries 5 kg (fails after 60 s)")
+    assert d.get("heavy").state is S.QUEUED
+    [fail] = d.tick(61.0, fleet)
+    assert isinstance(fail, Fail)
+    assert fail.reason == "no vehicle of the 2 in the fleet carries 5 kg for 60 s"
+    assert d.get("heavy").state is S.FAILED
+
+
+def test_a_mission_beyond_every_battery_names_the_largest_one() -> None:
+    d = Dispatcher(DispatcherConfig(unservable_grace_s=0.0))
+    d.submit(mission("far", need=demand(energy_wh=150.0)), now=0.0)
+    fleet = [vehicle("small", 0, capacity_wh=100.0, energy_wh=100.0),
+             vehicle("big", 0, capacity_wh=120.0, energy_wh=120.0)]
+    [fail] = d.tick(1.0, fleet)
+    assert isinstance(fail, Fail)
+    assert "big's: the mission needs 160.0 Wh with its reserve, the battery holds 120.0 Wh" \
+        in fail.reason
+
+
+def test_a_vehicle_that_could_fly_it_arriving_in_time_saves_the_mission() -> None:
+    d = Dispatcher(DispatcherConfig(unservable_grace_s=60.0))
+    d.submit(mission("heavy", need=demand(payload_kg=2.0)), now=0.0)
+    assert d.tick(1.0, [vehicle("light", 0, payload_kg=1.0)]) == []
+    decisions = d.tick(30.0, [vehicle("light", 0, payload_kg=1.0),
+                              vehicle("lifter", 10, payload_kg=2.5)])
+    assert assigned(decisions) == {"heavy": "lifter"}
+
+
+def test_an_empty_fleet_never_fails_a_mission_for_want_of_vehicles() -> None:
+    d = Dispatcher(DispatcherConfig(unservable_grace_s=0.0))
+    d.submit(mission("any"), now=0.0)
+    assert d.tick(1000.0, []) == []
+    assert d.get("any").state is S.QUEUED
+
+
+def test_a_negative_unservable_grace_is_rejected() -> None:
+    with pytest.raises(DispatchError, match=r"unservable_grace_s must be finite and >= 0"):
+        DispatcherConfig(unservable_grace_s=-1.0)

@@ -34,8 +34,15 @@ def test_the_shipped_config_loads() -> None:
      "at least 3 vertices"),
     ({"origin": ORIGIN, "command_retries": 99}, "command_retries"),
     ({"origin": ORIGIN, "colour": "red"}, "unknown keys"),
+    ({"origin": ORIGIN, "separation": {"strategy": "dodge"}},
+     r"separation\.strategy must be one of climb_hold, hold, got 'dodge'"),
+    ({"origin": ORIGIN, "separation": {"climb_m": 0}}, r"separation\.climb_m must be positive"),
+    ({"origin": ORIGIN, "airspace": {"on_inside": "ignore"}},
+     r"airspace\.on_inside must be one of hold, rtl, land, got 'ignore'"),
+    ({"origin": ORIGIN, "airspace": {"on_entry": "hold"}}, "unknown keys"),
 ], ids=["no-origin", "negative-range", "duplicate-id", "bad-regex", "no-id-group",
-        "liveness-order", "battery-order", "two-vertex-zone", "retries", "unknown-key"])
+        "liveness-order", "battery-order", "two-vertex-zone", "retries", "unknown-key",
+        "separation-strategy", "climb", "airspace-action", "airspace-key"])
 def test_bad_config_is_rejected_naming_the_problem(doc: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_fleet_settings({"fleet_manager": doc})
@@ -55,3 +62,21 @@ def test_charging_stations_are_read_for_the_map_one_entry_per_pad() -> None:
     with pytest.raises(ConfigError, match="charging_stations"):
         load_fleet_settings({"fleet_manager": {
             "origin": {"latitude": 47.0, "longitude": 8.0}, "charging_stations": {"a": 1}}})
+
+
+def test_safety_responses_default_to_climb_hold_and_hold_then_rtl() -> None:
+    s = load_fleet_settings({"origin": ORIGIN, "separation": {"vertical_m": 6.0}})
+    assert s.response.separation_strategy == "climb_hold"
+    assert s.separation_climb_m == 10.0  # the vertical minimum + 4 m
+    assert (s.response.airspace_on_predicted_entry, s.response.airspace_on_inside) == (
+        "hold", "rtl")
+
+
+def test_safety_responses_are_configurable() -> None:
+    s = load_fleet_settings({"origin": ORIGIN,
+                             "separation": {"strategy": "hold", "climb_m": 12.0},
+                             "airspace": {"on_predicted_entry": "rtl", "on_inside": "land"}})
+    assert s.response.separation_strategy == "hold"
+    assert s.separation_climb_m == 12.0
+    assert (s.response.airspace_on_predicted_entry, s.response.airspace_on_inside) == (
+        "rtl", "land")

@@ -104,3 +104,18 @@ class TestGarbage:
         s.reject(RejectReason.NOT_FINITE)
         s.reject(RejectReason.NOT_FINITE)
         assert s.rejected == {RejectReason.NOT_FINITE: 2}
+
+
+def test_gps_is_ok_only_while_fixes_keep_arriving_with_a_valid_position_estimate() -> None:
+    v = seen(100.0, position=HOME, position_time=100.0)
+    assert v.gps_ok(101.0, TH)
+    assert not v.gps_ok(103.5, TH)  # the rest of the telemetry goes on, the fix stopped
+    v.position_estimate_ok = False
+    assert not v.gps_ok(101.0, TH)
+    v.position_estimate_ok, v.gps_fix_ok = True, False
+    assert not v.gps_ok(101.0, TH)
+
+
+def test_telemetry_without_any_fix_is_no_gps_but_a_vehicle_not_heard_yet_is_not_blamed() -> None:
+    assert not seen(100.0).gps_ok(100.5, TH)
+    assert VehicleState(VehicleSpec("uav0", "/uav0/mavros")).gps_ok(100.0, TH)

@@ -102,7 +102,10 @@ class DispatcherConfig:
     A mission is an emergency (it may preempt) when its kind is emergency or its priority is
     at least ``emergency_priority``. A split makes parts of at most ``split_fill`` of a typical
     free vehicle's usable energy and range, leaving room for the flight to each part. A mission
-    pinned to a vehicle the fleet snapshot has not shown for ``pin_grace_s`` fails.
+    pinned to a vehicle the fleet snapshot has not shown for ``pin_grace_s`` fails. A mission
+    that no vehicle of a non-empty fleet could fly even fully charged (payload, model, energy
+    or range) fails once that has been so for ``unservable_grace_s``: a queue must not hold
+    an impossible mission forever, but a vehicle that can may still be being discovered.
     """
 
     emergency_priority: int = 9
@@ -111,6 +114,7 @@ class DispatcherConfig:
     split_fill: float = 0.7
     max_parts: int = 64
     pin_grace_s: float = 60.0
+    unservable_grace_s: float = 120.0
     actor: str = "dispatcher"
 
     def __post_init__(self) -> None:
@@ -123,6 +127,9 @@ class DispatcherConfig:
             raise DispatchError(f"max_parts must be >= 2, got {self.max_parts!r}")
         if not (math.isfinite(self.pin_grace_s) and self.pin_grace_s >= 0):
             raise DispatchError(f"pin_grace_s must be finite and >= 0, got {self.pin_grace_s!r}")
+        if not (math.isfinite(self.unservable_grace_s) and self.unservable_grace_s >= 0):
+            raise DispatchError(f"unservable_grace_s must be finite and >= 0, got "
+                                f"{self.unservable_grace_s!r}")
 
 
 @dataclass(slots=True)
@@ -157,6 +164,7 @@ class Dispatcher:
         self._events: list[MissionEvent] = []
         self.waiting_reasons: dict[str, str] = {}  # queued mission -> why no vehicle yet
         self._pin_missing_since: dict[str, float] = {}  # mission id -> first tick without it
+        self._unservable_since: dict[str, float] = {}  # mission id -> first tick nobody could
 
     # ----------------------------------------------------------------- queries
 
@@ -470,6 +478,9 @@ class Dispatcher:
         if reserved is not None:
             self.waiting_reasons[record.mission_id] = f"waiting for {reserved} to charge"
             return []
+        if len(matrix) and not matrix.fits_alone(demand).any():
+            return self._unservable(record, matrix, now)
+        self._unservable_since.pop(record.mission_id, None)
         full = matrix.costs(demand, free, full_charge=True)
         best = int(np.argmin(full)) if len(full) else -1
         if best >= 0 and math.isfinite(full[best]):
@@ -571,6 +582,28 @@ class Dispatcher:
             if reserved == vehicle_id:
                 return self._missions[mission_id]
         return None
+
+    def _unservable(self, record: MissionRecord, matrix: FleetMatrix,
+                    now: float) -> list[Decision]:
+        """Wait, then fail, a mission that no vehicle of the fleet could ever fly."""
+        demand = record.demand
+        capable = matrix.capable(demand)
+        if not capable.any():
+            model = f" of model {demand.required_model}" if demand.required_model else ""
+            why = f"no vehicle{model} of the {len(matrix)} in the fleet carries " \
+                  f"{demand.payload_kg:g} kg"
+        else:
+            i = int(np.flatnonzero(capable)[np.argmax(matrix.capacity_wh[capable])])
+            why = (f"no vehicle of the {len(matrix)} in the fleet could fly it even fully "
+                   f"charged (the largest battery, {matrix.vehicles[i].vehicle_id}'s: "
+                   f"{matrix.full_battery_gap(demand, i)})")
+        since = self._unservable_since.setdefault(record.mission_id, now)
+        grace = self.config.unservable_grace_s
+        if now - since >= grace:
+            del self._unservable_since[record.mission_id]
+            return self._fail_pinned(record, now, f"{why} for {now - since:.0f} s")
+        self.waiting_reasons[record.mission_id] = f"{why} (fails after {grace:g} s)"
+        return []
 
     def _wait_pinned(self, record: MissionRecord, pin: str, why: str) -> list[Decision]:
         self.waiting_reasons[record.mission_id] = f"pinned to {pin}, which {why}"

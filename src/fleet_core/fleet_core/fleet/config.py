@@ -35,6 +35,23 @@ class DiscoverySettings:
     period_s: float = 2.0
 
 
+SAFETY_ACTIONS = ("hold", "rtl", "land")
+SEPARATION_STRATEGIES = ("climb_hold", "hold")
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePolicy:
+    """What fleet_manager commands when it finds a conflict."""
+
+    # Separation: the lower-priority vehicle holds where it is ("hold", AUTO.LOITER) or
+    # holds ``climb_m`` higher (DO_REPOSITION), then resumes its mission when clear.
+    separation_strategy: str = "climb_hold"
+    separation_climb_m: float | None = None  # None: the vertical minimum + 4 m
+    # Airspace: a predicted entry and a vehicle already inside a zone.
+    airspace_on_predicted_entry: str = "hold"
+    airspace_on_inside: str = "rtl"
+
+
 @dataclass(frozen=True, slots=True)
 class FleetSettings:
     """Everything fleet_manager is configured with."""
@@ -52,6 +69,13 @@ class FleetSettings:
     command_retries: int = 2
     separation_enabled: bool = True
     pads: tuple[ChargingPad, ...] = ()  # charging stations, one entry per pad (for the map)
+    response: ResponsePolicy = field(default_factory=ResponsePolicy)
+
+    @property
+    def separation_climb_m(self) -> float:
+        """Return how much higher a vehicle yielding for separation holds."""
+        climb = self.response.separation_climb_m
+        return self.separation.vertical_m + 4.0 if climb is None else climb
 
 
 def vehicle_spec(raw: object, where: str) -> VehicleSpec:
@@ -106,7 +130,7 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
     root = mapping(data.get("fleet_manager", data), "fleet_manager")
     only(root, {"origin", "vehicles", "discovery", "liveness", "separation", "battery",
                  "no_fly_zones", "status_rate_hz", "check_rate_hz", "command_timeout_s",
-                 "command_retries", "charging_stations"}, "fleet_manager")
+                 "command_retries", "charging_stations", "airspace"}, "fleet_manager")
     raw_vehicles = root.get("vehicles") or []
     if not isinstance(raw_vehicles, list):
         raise ConfigError("fleet_manager.vehicles must be a list")
@@ -133,8 +157,8 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
     sep = mapping(root.get("separation"), "fleet_manager.separation")
     bat = mapping(root.get("battery"), "fleet_manager.battery")
     only(lv, {"stale_after_s", "lost_after_s"}, "fleet_manager.liveness")
-    only(sep, {"enabled", "horizontal_m", "vertical_m", "lookahead_s", "max_speed"},
-          "fleet_manager.separation")
+    only(sep, {"enabled", "horizontal_m", "vertical_m", "lookahead_s", "max_speed", "strategy",
+               "climb_m"}, "fleet_manager.separation")
     only(bat, {"warning_percent", "critical_percent", "reserve_percent"},
           "fleet_manager.battery")
     sep_enabled = sep.get("enabled", True)
@@ -146,7 +170,7 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
         # lookahead_s may be 0 (no prediction); the distances must be positive.
         separation = SeparationRules(**{
             k: (number if k == "lookahead_s" else positive)(v, f"fleet_manager.separation.{k}")
-            for k, v in sep.items() if k != "enabled"})
+            for k, v in sep.items() if k not in ("enabled", "strategy", "climb_m")})
         battery = BatteryPolicy(**{k: number(v, f"fleet_manager.battery.{k}")
                                    for k, v in bat.items()})
     except ValueError as exc:
@@ -155,6 +179,7 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
     if not isinstance(zones_raw, list):
         raise ConfigError("fleet_manager.no_fly_zones must be a list")
     zones = tuple(_zone(z, f"fleet_manager.no_fly_zones[{i}]") for i, z in enumerate(zones_raw))
+    response = _response_policy(sep, mapping(root.get("airspace"), "fleet_manager.airspace"))
     retries = root.get("command_retries", 2)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
         raise ConfigError(
@@ -171,6 +196,29 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
         command_retries=retries,
         pads=tuple(charging_pads(root.get("charging_stations"),
                                  "fleet_manager.charging_stations")),
+        response=response,
+    )
+
+
+def _choice(value: object, choices: tuple[str, ...], where: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def _response_policy(sep: Mapping[str, Any], air: Mapping[str, Any]) -> ResponsePolicy:
+    only(air, {"on_predicted_entry", "on_inside"}, "fleet_manager.airspace")
+    climb = sep.get("climb_m")
+    return ResponsePolicy(
+        separation_strategy=_choice(sep.get("strategy", "climb_hold"), SEPARATION_STRATEGIES,
+                                    "fleet_manager.separation.strategy"),
+        separation_climb_m=None if climb is None else positive(
+            climb, "fleet_manager.separation.climb_m"),
+        airspace_on_predicted_entry=_choice(air.get("on_predicted_entry", "hold"),
+                                            SAFETY_ACTIONS,
+                                            "fleet_manager.airspace.on_predicted_entry"),
+        airspace_on_inside=_choice(air.get("on_inside", "rtl"), SAFETY_ACTIONS,
+                                   "fleet_manager.airspace.on_inside"),
     )
 
 

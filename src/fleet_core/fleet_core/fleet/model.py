@@ -90,12 +90,14 @@ class VehicleState:
     heading: float = math.nan
     velocity_enu: tuple[float, float, float] = (0.0, 0.0, 0.0)
     home: GeoPoint | None = None
-    gps_ok: bool = True
+    gps_fix_ok: bool = True  # the newest NavSatFix had a fix
+    position_estimate_ok: bool = True  # estimator_status: horizontal absolute position valid
     estimator_ok: bool = True
     sensors_ok: bool = True
     motors_ok: bool = True
     warnings: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     current_mission_id: str = ""
+    last_reached_item: int = -1  # MAVROS mission/reached wp_seq of the current upload
     maintenance: bool = False
     rejected: dict[RejectReason, int] = field(default_factory=dict)
 
@@ -144,6 +146,18 @@ class VehicleState:
         if self.airborne or (self.armed and self.current_mission_id):
             return VehicleStatus.IN_MISSION
         return VehicleStatus.IDLE
+
+    def gps_ok(self, now: float, thresholds: LivenessThresholds) -> bool:
+        """Tell whether the vehicle has a 3D fix that still arrives and a valid position estimate.
+
+        MAVROS stops publishing global_position/global when the autopilot has no global
+        position, so a fix that stopped while the rest of the telemetry goes on is a lost fix.
+        """
+        if not (self.gps_fix_ok and self.position_estimate_ok):
+            return False
+        if self.position_time is None:
+            return self.last_seen is None  # telemetry without any fix yet: no GPS
+        return now - self.position_time < thresholds.stale_after_s
 
     def reject(self, reason: RejectReason) -> None:
         """Count a sample ignored for ``reason``."""
