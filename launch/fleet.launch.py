@@ -64,6 +64,7 @@ def generate_launch_description() -> LaunchDescription:
         package="telemetry_recorder", executable="telemetry_recorder",
         name="telemetry_recorder", output="screen",
         condition=IfCondition(LaunchConfiguration("record")),
-        parameters=[{"database_url": _typed("database_url", str)}],
+        parameters=[{"database_url": _typed("database_url", str),
+                     "fleet_config_file": _typed("fleet_config", str)}],
     )
     return LaunchDescription([*args, localhost, sim, manager, planner, recorder])

@@ -539,3 +539,21 @@ def test_a_refused_command_and_an_unanswered_one_are_command_failed_events(
     assert events.find(lambda e: e.type == CoordinationEvent.TYPE_LOW_BATTERY
                        and list(e.vehicle_ids) == ["mute"]
                        and "return to launch" in e.resolution)
+
+
+def test_a_discovered_vehicle_that_disappears_stays_in_the_picture_as_offline(
+        graph: RosGraph, tmp_path: Path) -> None:
+    fm = graph.add(FleetManagerNode(context=graph.context, parameter_overrides=[
+        Parameter("config_file", value=fleet_config(tmp_path))]))
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    ghost = _FakeVehicle(graph, "ghost", answer=None, east=0.0)
+    graph.wait_for(lambda: (s := vehicle(status.last(), "ghost")) and s.liveness == 0, 10.0,
+                   "ghost discovered and fresh")
+    graph.executor.remove_node(ghost.node)
+    graph.nodes.remove(ghost.node)
+    ghost.node.destroy_node()  # its MAVROS is gone from the graph, topics and all
+    v = graph.wait_for(lambda: (s := vehicle(status.last(), "ghost")) and
+                       s.status == VehicleStatus.STATUS_OFFLINE and s, 10.0, "ghost offline")
+    assert v.liveness == VehicleStatus.LIVENESS_LOST
+    assert "ghost" in fm.fleet  # lost, not deleted: its last position is still known
+    assert v.position.latitude == pytest.approx(HOME["latitude"], abs=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -482,3 +483,73 @@ def test_the_remaining_waypoints_of_a_mission_can_be_replaced_but_not_into_a_zon
     result = goal.wait(90.0)
     assert result.final_state == "completed"
     assert goal.feedback[-1].waypoint_count == 2  # progress now counts the new waypoints
+
+
+def test_a_zone_set_at_run_time_through_fleet_manager_is_avoided_by_the_planner(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from geographic_msgs.msg import GeoPoint as GeoPointMsg
+
+    from fleet_interfaces.msg import NoFlyZone
+    from fleet_interfaces.srv import SetNoFlyZones
+
+    planner = start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}])
+    spec = json.dumps({"type": "emergency", "altitude_m": 30.0, "target": at(300, 0),
+                       "hover_s": 5.0})
+    preview = graph.node("preview").create_client(PlanMission, "/mission_planner/plan")
+    straight = graph.call(preview, PlanMission.Request(spec_json=spec))
+    assert straight.ok, straight.reason
+    # A zone across the straight line: the next plan goes around it ...
+    zone = NoFlyZone(id="fire", name="fire", altitude_floor=0.0, altitude_ceiling=200.0,
+                     polygon=[GeoPointMsg(latitude=p["latitude"], longitude=p["longitude"])
+                              for p in (at(120, -60), at(180, -60), at(180, 60), at(120, 60))])
+    authority = graph.node("authority").create_client(SetNoFlyZones,
+                                                      "/fleet_manager/set_no_fly_zones")
+    assert graph.call(authority, SetNoFlyZones.Request(zones=[zone])).success
+    graph.wait_for(lambda: [z.zone_id for z in planner.zones] == ["fire"], 5.0,
+                   "the planner to take the zone")
+    around = graph.call(preview, PlanMission.Request(spec_json=spec))
+    assert around.ok, around.reason
+    assert around.distance_m > straight.distance_m + 20.0
+    # ... and a target inside it cannot be planned at all.
+    inside = graph.call(preview, PlanMission.Request(spec_json=json.dumps(
+        {"type": "emergency", "altitude_m": 30.0, "target": at(150, 0), "hover_s": 5.0})))
+    assert not inside.ok
+    assert "fire" in inside.reason
+
+
+def test_queued_missions_are_listed_reprioritised_and_bad_requests_are_refused(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from fleet_interfaces.srv import ListMissions, SetPriority
+
+    start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}])
+    later = json.loads(survey_spec())
+    later["not_before"] = time.time() + 3600.0  # stays planned: nothing flies in this test
+    goal = mission(graph, json.dumps(later), priority=3)
+    node = graph.node("operator")
+    lister = node.create_client(ListMissions, "/mission_planner/list_missions")
+    listed = graph.wait_for(lambda: graph.call(lister, ListMissions.Request(state="planned"))
+                            .missions, 10.0, "the planned mission listed")
+    [m] = listed
+    assert (m.priority, m.type, m.created_by) == (3, "survey", "test")
+    mid = m.mission_id
+    assert graph.call(lister, ListMissions.Request(state="active")).missions == []
+    priority = node.create_client(SetPriority, "/mission_planner/set_priority")
+    raised = graph.call(priority, SetPriority.Request(mission_id=mid, priority=8, actor="op"))
+    assert raised.ok, raised.message
+    assert graph.call(lister, ListMissions.Request()).missions[0].priority == 8
+    too_high = graph.call(priority, SetPriority.Request(mission_id=mid, priority=11, actor="op"))
+    assert not too_high.ok
+    assert "11" in too_high.message
+    unknown = graph.call(priority, SetPriority.Request(mission_id="m-nope", priority=5))
+    assert not unknown.ok
+    assert "m-nope" in unknown.message
+    pause = control(graph, "pause", mid)
+    assert not pause.ok
+    assert "planned" in pause.message  # only an active mission can be paused
+    assert "m-nope" in control(graph, "resume", "m-nope").message
+    bad_state = graph.call(lister, ListMissions.Request(state="flying"))
+    assert (bad_state.ok, bad_state.missions) == (False, [])
+    assert bad_state.message.startswith("unknown state 'flying'; one of planned, queued")
+    assert control(graph, "abort", mid).ok
+    result = goal.wait(10.0)
+    assert result.final_state == "aborted"

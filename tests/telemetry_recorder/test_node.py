@@ -63,10 +63,15 @@ def vid(engine: Engine) -> Iterator[str]:
         conn.execute(text("delete from vehicles where id = :v"), {"v": name})
 
 
-def recorder(graph: RosGraph, spool: Path, url: str = URL) -> TelemetryRecorderNode:
+def recorder(graph: RosGraph, spool: Path, url: str = URL,
+             sites: list[dict[str, Any]] | None = None) -> TelemetryRecorderNode:
+    # Its own fleet.yaml: the shipped one's sites must not land in the shared test database.
+    fleet = write(spool.parent, f"recorder-fleet-{spool.name}.yaml", {"fleet_manager": {
+        "origin": at(0, 0), "sites": sites or []}})
     node = TelemetryRecorderNode(context=graph.context, parameter_overrides=[
         Parameter("database_url", value=url), Parameter("spool_dir", value=str(spool)),
-        Parameter("retain_days", value=3650), Parameter("flight_idle_gap_s", value=5.0)])
+        Parameter("retain_days", value=3650), Parameter("flight_idle_gap_s", value=5.0),
+        Parameter("fleet_config_file", value=fleet)])
     graph.add(node)
     return node
 
@@ -267,3 +272,54 @@ def test_malformed_fleet_messages_are_counted_and_the_recorder_keeps_recording(
     before = count(engine, "select count(*) from telemetry where vehicle_id = :v", v=vid) or 0
     graph.wait_for(lambda: (count(engine, "select count(*) from telemetry where vehicle_id = "
                                   ":v", v=vid) or 0) > before + 10, 20.0, "still recording")
+
+
+def test_the_zones_in_force_and_the_vehicle_registry_follow_fleet_manager(
+        graph: RosGraph, tmp_path: Path, engine: Engine, vid: str) -> None:
+    from geographic_msgs.msg import GeoPoint as GeoPointMsg
+
+    from fleet_interfaces.msg import NoFlyZone
+    from fleet_interfaces.srv import SetNoFlyZones
+
+    zone_id, site_id = f"{vid}_stadium", f"{vid}_base"
+    start(graph, tmp_path, [vid])
+    recorder(graph, tmp_path / "spool", sites=[{
+        "id": site_id, "name": "base", "time_zone": "Europe/Zurich", "location": at(0, 0)}])
+    corners = [at(100, 100), at(200, 100), at(200, 200), at(100, 200)]
+    zone = NoFlyZone(id=zone_id, name="stadium", altitude_floor=0.0, altitude_ceiling=120.0,
+                     polygon=[GeoPointMsg(latitude=c["latitude"], longitude=c["longitude"])
+                              for c in corners])
+    client = graph.node("authority").create_client(SetNoFlyZones,
+                                                   "/fleet_manager/set_no_fly_zones")
+    try:
+        assert graph.call(client, SetNoFlyZones.Request(zones=[zone])).success
+        row = graph.wait_for(lambda: _zone_row(engine, zone_id), 10.0, "the zone stored")
+        name, area_m2, floor, ceiling, until, authority = row
+        assert (name, floor, ceiling, until, authority) == (
+            "stadium", 0.0, 120.0, None, "fleet_manager")
+        assert area_m2 == pytest.approx(100 * 100, rel=0.02)
+        assert graph.call(client, SetNoFlyZones.Request(zones=[])).success
+        graph.wait_for(lambda: (r := _zone_row(engine, zone_id)) and r[4] is not None, 10.0,
+                       "the lifted zone ended, its row kept")
+        assert count(engine, "select time_zone from sites where id = :s",
+                     s=site_id) == "Europe/Zurich"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("delete from no_fly_zones where id = :z"), {"z": zone_id})
+            conn.execute(text("delete from sites where id = :s"), {"s": site_id})
+    model, _ = graph.wait_for(lambda: (r := _registry(engine, vid)) and r[1] and r,
+                                     15.0, "the registry row with its home")
+    assert model == "multirotor"  # discovered: fleet_manager's default model
+
+
+def _zone_row(engine: Engine, zone_id: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "select name, ST_Area(geom::geography), floor_m, ceiling_m, active_until, "
+            "authority from no_fly_zones where id = :z"), {"z": zone_id}).one_or_none()
+
+
+def _registry(engine: Engine, vid: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text("select model, home is not null from vehicles where id = :v"),
+                            {"v": vid}).one_or_none()

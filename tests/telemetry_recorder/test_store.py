@@ -257,3 +257,35 @@ def test_the_store_counts_rows_journaled_once_synced(tmp_path: Path) -> None:
     assert 1 <= m["journal_syncs"] <= 3
     store.close(timeout_s=0.2)
     away.dispose()
+
+
+def test_the_parts_of_a_split_survey_point_at_it_even_when_they_come_first(
+        engine: Engine, vid: str, tmp_path: Path) -> None:  # noqa: F811
+    from fleet_interfaces.msg import MissionStatus, MissionStatusArray
+    from telemetry_recorder.convert import mission_status_rows
+
+    parent = f"m-{vid}"
+    t = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    msg = MissionStatusArray(missions=[
+        MissionStatus(mission_id=f"{parent}/{i}", parent_id=parent, type="survey",
+                      state="queued", priority=5, vehicle_id=vid, distance_m=100.0)
+        for i in (1, 2)])
+    msg.missions[0].updated.sec = int(t.timestamp())
+    store = EventStore(engine, retain_days=3650, maintenance_period_s=3600.0, logger=_Log())
+    try:
+        for row in mission_status_rows(msg):
+            store.put(row)
+        deadline = time.monotonic() + 10.0
+        while store.metrics()["written"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        store.close(timeout_s=2.0)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("select id, parent_id from missions where id like :p "
+                                     "order by id"), {"p": f"{parent}%"}).all()
+        assert rows == [(parent, None), (f"{parent}/1", parent), (f"{parent}/2", parent)]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("delete from missions where parent_id = :p"), {"p": parent})
+            conn.execute(text("delete from missions where id = :p"), {"p": parent})

@@ -617,7 +617,14 @@ class MissionPlannerNode(Node):
     def list_callback(self, request: ListMissions.Request,
                       response: ListMissions.Response) -> ListMissions.Response:
         wanted = str(request.state)
+        states = [s.value for s in MissionState]
+        if wanted and wanted not in states:
+            response.ok = False
+            response.message = f"unknown state {wanted!r}; one of {', '.join(states)} or empty"
+            return response
         response.missions = [s for s in self.statuses() if not wanted or s.state == wanted]
+        response.ok = True
+        response.message = f"{len(response.missions)} missions"
         return response
 
     def plan_callback(self, request: PlanMission.Request,

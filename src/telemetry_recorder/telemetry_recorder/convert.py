@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from fleet_core.fleet.config import Site
 from fleet_db.models import COORDINATION_EVENT_TYPES, COORDINATION_SEVERITIES
 from fleet_interfaces.msg import (
     ChargingSession,
@@ -150,3 +151,10 @@ def no_fly_zone_rows(msg: NoFlyZoneArray, now: datetime) -> list[Row]:
         }))
     rows.append(Row("no_fly_zones", {"now": now, "ids": [str(z.id) for z in msg.zones]}))
     return rows
+
+
+def site_row(site: Site) -> Row:
+    """Row for sites, from fleet.yaml."""
+    return Row("site", {"id": site.site_id, "name": site.name,
+                        "lat": float(site.location.latitude),
+                        "lon": float(site.location.longitude), "time_zone": site.time_zone})

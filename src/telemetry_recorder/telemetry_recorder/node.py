@@ -25,6 +25,7 @@ from sensor_msgs.msg import BatteryState, NavSatFix, NavSatStatus
 from std_msgs.msg import Float64
 
 from fleet_core.errors import ConfigError
+from fleet_core.fleet.config import load_fleet_settings_file
 from fleet_db.db import DatabaseUnavailableError, make_engine, redact_url
 from fleet_db.flights import FlightDetector, FlightWindow
 from fleet_db.ingest import TelemetryWriter, WriterSettings
@@ -39,7 +40,7 @@ from fleet_interfaces.msg import (
     MissionStatusArray,
     NoFlyZoneArray,
 )
-from fleet_ros.entry import read_only, run_node
+from fleet_ros.entry import installed_config, read_only, run_node
 from fleet_ros.qos import EVENTS_QOS, FLEET_QOS, MAVROS_TOPIC_QOS
 from telemetry_recorder.convert import (
     charging_session_row,
@@ -47,6 +48,7 @@ from telemetry_recorder.convert import (
     mission_event_row,
     mission_status_rows,
     no_fly_zone_rows,
+    site_row,
     stamp_to_datetime,
     vehicle_row,
 )
@@ -108,10 +110,12 @@ class TelemetryRecorderNode(Node):
         declare("maintenance_period_s", 60.0, read_only(
             "rollups, partitions ahead and retention run this often"))
         declare("retain_days", 30, read_only("raw telemetry kept this many days"))
+        declare("fleet_config_file", "", read_only(
+            "fleet.yaml, for its sites; empty uses fleet_manager's installed one"))
         p = {name: self.get_parameter(name).value for name in (
             "database_url", "spool_dir", "prefix_template", "vehicles", "flush_rows",
             "flush_age_ms", "merge_max_age_s", "flight_idle_gap_s", "maintenance_period_s",
-            "retain_days")}
+            "retain_days", "fleet_config_file")}
         if "{id}" not in p["prefix_template"] or not p["prefix_template"].startswith("/"):
             raise ConfigError(f"parameter prefix_template {p['prefix_template']!r} must start "
                               "with '/' and contain '{id}'")
@@ -147,6 +151,10 @@ class TelemetryRecorderNode(Node):
         self._registry_sent: dict[str, datetime] = {}
         self._tagged: dict[str, str] = {}  # vehicle -> the mission its rows carry
         self._missions_stored: dict[str, tuple[Any, ...]] = {}
+        fleet_path = p["fleet_config_file"] or installed_config("fleet_manager", "fleet.yaml")
+        # Sites first: the registry rows that follow point at them.
+        for site in load_fleet_settings_file(fleet_path).sites if fleet_path else ():
+            self.store.put(site_row(site))
         for vid in p["vehicles"]:
             if vid:
                 self.add_vehicle(vid)

@@ -69,6 +69,11 @@ _STATEMENTS: dict[str, list[Any]] = {
         "home = coalesce(excluded.home, vehicles.home), "
         "site_id = coalesce(excluded.site_id, vehicles.site_id), "
         "last_seen_at = greatest(vehicles.last_seen_at, excluded.last_seen_at)")],
+    "site": [text(
+        "insert into sites (id, name, location, time_zone) values (:id, :name, "
+        "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :time_zone) on conflict (id) do update "
+        "set name = excluded.name, location = excluded.location, "
+        "time_zone = excluded.time_zone")],
     # The zones fleet_manager has in force. A zone dropped from the set ends now (its row
     # stays, so history such as "missions that crossed an active zone" keeps it).
     "no_fly_zones": [
@@ -103,13 +108,16 @@ _STATEMENTS: dict[str, list[Any]] = {
         # The parts of a split survey point at it; its row may not be stored yet.
         text("insert into missions (id, type, status) select :parent_id, :type, 'queued' "
              "where cast(:parent_id as text) is not null on conflict (id) do nothing"),
+        # A mission belongs to the site of the vehicle that flies it.
         text("insert into missions (id, parent_id, type, status, priority, vehicle_id, "
-             "created_by, estimated_distance_m, started_at, ended_at) values (:id, "
-             ":parent_id, :type, :status, :priority, :vehicle_id, :created_by, "
+             "site_id, created_by, estimated_distance_m, started_at, ended_at) values (:id, "
+             ":parent_id, :type, :status, :priority, :vehicle_id, (select site_id from "
+             "vehicles where id = cast(:vehicle_id as text)), :created_by, "
              ":estimated_distance_m, case when :status = 'active' then :updated end, "
              "case when :status in ('completed', 'aborted', 'failed') then :updated end) "
              "on conflict (id) do update set parent_id = coalesce(missions.parent_id, "
-             "excluded.parent_id), status = case when missions.status in "
+             "excluded.parent_id), site_id = coalesce(missions.site_id, excluded.site_id), "
+             "status = case when missions.status in "
              "('completed', 'aborted', 'failed') then missions.status else excluded.status "
              "end, priority = excluded.priority, vehicle_id = coalesce(excluded.vehicle_id, "
              "missions.vehicle_id), estimated_distance_m = coalesce("

@@ -19,6 +19,8 @@ def test_the_shipped_config_loads() -> None:
     assert [v.vehicle_id for v in s.vehicles] == ["uav0", "uav1", "uav2"]
     assert s.vehicles[1].mavros_prefix == "/uav1/mavros"
     assert s.no_fly_zones[0].zone_id == "hospital_helipad"
+    assert [(x.site_id, x.time_zone) for x in s.sites] == [("zurich", "Europe/Zurich")]
+    assert {v.home_site for v in s.vehicles} == {"zurich"}
 
 
 @pytest.mark.parametrize(("doc", "message"), [
@@ -40,9 +42,15 @@ def test_the_shipped_config_loads() -> None:
     ({"origin": ORIGIN, "airspace": {"on_inside": "ignore"}},
      r"airspace\.on_inside must be one of hold, rtl, land, got 'ignore'"),
     ({"origin": ORIGIN, "airspace": {"on_entry": "hold"}}, "unknown keys"),
+    ({"origin": ORIGIN, "sites": [{"id": "hq", "location": ORIGIN, "time_zone": "Mars/Base"}]},
+     r"sites\[0\]\.time_zone 'Mars/Base' is not an IANA time zone"),
+    ({"origin": ORIGIN, "sites": [{"id": "hq", "location": ORIGIN},
+                                  {"id": "hq", "location": ORIGIN}]}, "duplicate ids"),
+    ({"origin": ORIGIN, "sites": [{"id": "hq"}]}, r"sites\[0\]\.location"),
 ], ids=["no-origin", "negative-range", "duplicate-id", "bad-regex", "no-id-group",
         "liveness-order", "battery-order", "two-vertex-zone", "retries", "unknown-key",
-        "separation-strategy", "climb", "airspace-action", "airspace-key"])
+        "separation-strategy", "climb", "airspace-action", "airspace-key", "site-time-zone",
+        "duplicate-site", "site-without-location"])
 def test_bad_config_is_rejected_naming_the_problem(doc: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_fleet_settings({"fleet_manager": doc})

@@ -49,6 +49,19 @@ def test_wind_over_the_limit_is_rejected() -> None:
         plan_mission(parse_request(delivery()), ctx)
 
 
+def test_a_vehicle_with_its_own_wind_limit_is_judged_by_it() -> None:
+    short = delivery(far=200.0)
+    gusty = WindObservation(12.5, 270.0, 990.0)
+    with pytest.raises(PlanningError, match=r"wind 12.5 m/s exceeds .* 12.0 m/s"):
+        plan_mission(parse_request(short), context(wind=gusty))  # the planner's default
+    sturdy = dataclasses.replace(VEHICLE, max_wind_mps=16.0)
+    assert plan_mission(parse_request(short), context(vehicle=sturdy, wind=gusty)).legs
+    light = dataclasses.replace(VEHICLE, max_wind_mps=6.0)
+    with pytest.raises(PlanningError, match=r"wind 8.0 m/s exceeds the vehicle's limit of 6.0"):
+        plan_mission(parse_request(short),
+                     context(vehicle=light, wind=WindObservation(8.0, 270.0, 990.0)))
+
+
 def test_a_headwind_costs_more_energy_than_calm_air() -> None:
     calm = plan_mission(parse_request(delivery()), context())
     # The dropoff is east: a wind from the east is a headwind out and a tailwind back,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,16 @@ class ResponsePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Site:
+    """A place vehicles are based at: its name, location and local time zone (IANA)."""
+
+    site_id: str
+    name: str
+    location: GeoPoint
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
 class FleetSettings:
     """Everything fleet_manager is configured with."""
 
@@ -70,6 +81,7 @@ class FleetSettings:
     separation_enabled: bool = True
     pads: tuple[ChargingPad, ...] = ()  # charging stations, one entry per pad (for the map)
     response: ResponsePolicy = field(default_factory=ResponsePolicy)
+    sites: tuple[Site, ...] = ()
 
     @property
     def separation_climb_m(self) -> float:
@@ -89,7 +101,8 @@ def vehicle_spec(raw: object, where: str) -> VehicleSpec:
     if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
         raise ConfigError(f"{where}.mavros_prefix must be an absolute namespace, got {prefix!r}")
     caps = mapping(m.get("capabilities"), f"{where}.capabilities")
-    names = {"max_payload_kg", "max_range_m", "cruise_speed", "max_speed", "battery_capacity_wh"}
+    names = {"max_payload_kg", "max_range_m", "cruise_speed", "max_speed", "battery_capacity_wh",
+             "max_wind_mps"}
     only(caps, names, f"{where}.capabilities")
     values = {k: (number if k == "max_payload_kg" else positive)(v, f"{where}.capabilities.{k}")
               for k, v in caps.items()}
@@ -130,7 +143,7 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
     root = mapping(data.get("fleet_manager", data), "fleet_manager")
     only(root, {"origin", "vehicles", "discovery", "liveness", "separation", "battery",
                  "no_fly_zones", "status_rate_hz", "check_rate_hz", "command_timeout_s",
-                 "command_retries", "charging_stations", "airspace"}, "fleet_manager")
+                 "command_retries", "charging_stations", "airspace", "sites"}, "fleet_manager")
     raw_vehicles = root.get("vehicles") or []
     if not isinstance(raw_vehicles, list):
         raise ConfigError("fleet_manager.vehicles must be a list")
@@ -180,6 +193,13 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
         raise ConfigError("fleet_manager.no_fly_zones must be a list")
     zones = tuple(_zone(z, f"fleet_manager.no_fly_zones[{i}]") for i, z in enumerate(zones_raw))
     response = _response_policy(sep, mapping(root.get("airspace"), "fleet_manager.airspace"))
+    sites_raw = root.get("sites") or []
+    if not isinstance(sites_raw, list):
+        raise ConfigError("fleet_manager.sites must be a list")
+    sites = tuple(_site(x, f"fleet_manager.sites[{i}]") for i, x in enumerate(sites_raw))
+    site_ids = [x.site_id for x in sites]
+    if len(set(site_ids)) != len(site_ids):
+        raise ConfigError(f"fleet_manager.sites has duplicate ids: {site_ids}")
     retries = root.get("command_retries", 2)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
         raise ConfigError(
@@ -197,7 +217,26 @@ def load_fleet_settings(data: Mapping[str, Any]) -> FleetSettings:
         pads=tuple(charging_pads(root.get("charging_stations"),
                                  "fleet_manager.charging_stations")),
         response=response,
+        sites=sites,
     )
+
+
+def _site(raw: object, where: str) -> Site:
+    m = mapping(raw, where)
+    only(m, {"id", "name", "location", "time_zone"}, where)
+    sid = m.get("id")
+    if not isinstance(sid, str) or not _ID_RE.match(sid):
+        raise ConfigError(f"{where}.id must match {_ID_RE.pattern}, got {sid!r}")
+    name = m.get("name", sid)
+    tz = m.get("time_zone", "UTC")
+    if not isinstance(name, str) or not isinstance(tz, str):
+        raise ConfigError(f"{where}.name and time_zone must be strings")
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.time_zone {tz!r} is not an IANA time zone "
+                          "(such as Europe/Zurich)") from None
+    return Site(sid, name, geo_point(m.get("location"), f"{where}.location"), tz)
 
 
 def _choice(value: object, choices: tuple[str, ...], where: str) -> str:

@@ -59,6 +59,7 @@ class VehicleSpec:
     max_speed: float = 15.0  # physical limit: faster apparent motion is a glitch
     battery_capacity_wh: float = 222.0
     home_site: str = ""
+    max_wind_mps: float | None = None  # the airframe's wind limit; None: the planner's default
 
 
 class RejectReason(IntEnum):

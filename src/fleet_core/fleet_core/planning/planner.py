@@ -371,9 +371,12 @@ def _check_conditions(request: MissionRequest, ctx: PlanningContext) -> None:
         if not (math.isfinite(w.speed_mps) and w.speed_mps >= 0
                 and math.isfinite(w.direction_deg)):
             raise PlanningError(f"wind observation is not usable: {w}")
-        if w.speed_mps > ctx.max_wind_mps:
+        # The airframe's own limit when the registry gives one, else the planner's default.
+        own = ctx.vehicle.max_wind_mps
+        limit = ctx.max_wind_mps if own is None else own
+        if w.speed_mps > limit:
             raise PlanningError(f"wind {w.speed_mps:.1f} m/s exceeds the vehicle's limit of "
-                                f"{ctx.max_wind_mps:.1f} m/s")
+                                f"{limit:.1f} m/s")
     if request.mission_type is MissionType.DELIVERY and \
             request.payload_kg > ctx.vehicle.max_payload_kg:
         raise PlanningError(f"payload {request.payload_kg:g} kg exceeds vehicle "
