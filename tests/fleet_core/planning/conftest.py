@@ -25,6 +25,12 @@ def ring(points: Sequence[tuple[float, float]], frame: LocalFrame = FRAME) -> li
     return out
 
 
+def pos(east: float, north: float, frame: LocalFrame = FRAME) -> dict[str, float]:
+    """Return a request position (latitude, longitude) ``east``, ``north`` metres away."""
+    p = frame.to_geo(east, north, 0.0)
+    return {"latitude": p.latitude, "longitude": p.longitude}
+
+
 def rect(e0: float, n0: float, e1: float, n1: float) -> list[tuple[float, float]]:
     """Return the corners of an axis-aligned rectangle in metres."""
     return [(e0, n0), (e1, n0), (e1, n1), (e0, n1)]

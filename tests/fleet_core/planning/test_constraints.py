@@ -18,12 +18,7 @@ from fleet_core.planning import (
 from fleet_core.planning.energy import EnergyModel
 from fleet_core.sim.config import BatterySpec
 
-from .conftest import FRAME, VEHICLE
-
-
-def pos(e: float, n: float) -> dict[str, float]:
-    p = FRAME.to_geo(e, n, 0.0)
-    return {"latitude": p.latitude, "longitude": p.longitude}
+from .conftest import FRAME, VEHICLE, pos
 
 
 def delivery(payload: float = 1.0, far: float = 1500.0, **kw: object) -> dict[str, object]:

@@ -16,17 +16,12 @@ from fleet_core.planning import (
     plan_mission,
 )
 
-from .conftest import FRAME, rect, ring, zone
-
-
-def _centre(east: float, north: float) -> dict[str, float]:
-    p = FRAME.to_geo(east, north, 0.0)
-    return {"latitude": p.latitude, "longitude": p.longitude}
+from .conftest import FRAME, pos, rect, ring, zone
 
 
 def test_an_orbit_circles_the_structure_at_its_radius_and_closes(ctx: PlanningContext) -> None:
     plan = plan_mission(parse_request({"type": "inspection", "altitude_m": 30.0,
-                                       "orbit": {"centre": _centre(100, 0), "radius_m": 30.0}}),
+                                       "orbit": {"centre": pos(100, 0), "radius_m": 30.0}}),
                         ctx)
     orbit = [FRAME.to_enu(w.position)[:2] for w in plan.waypoints
              if w.kind is WaypointKind.INSPECT]
@@ -48,7 +43,7 @@ def test_an_orbit_too_close_to_a_no_fly_zone_is_refused_naming_it(ctx: PlanningC
     with pytest.raises(PlanningError, match=r"the orbit of 30 m around .* comes within 10 m "
                                             r"of a no-fly zone"):
         plan_mission(parse_request({"type": "inspection", "altitude_m": 30.0,
-                                    "orbit": {"centre": _centre(100, 0), "radius_m": 30.0}}),
+                                    "orbit": {"centre": pos(100, 0), "radius_m": 30.0}}),
                      ctx)
 
 
