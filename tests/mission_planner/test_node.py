@@ -553,3 +553,33 @@ def test_queued_missions_are_listed_reprioritised_and_bad_requests_are_refused(
     assert control(graph, "abort", mid).ok
     result = goal.wait(10.0)
     assert result.final_state == "aborted"
+
+
+def test_a_vehicle_put_in_maintenance_mid_mission_goes_home_and_another_finishes(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from fleet_interfaces.srv import SetMaintenance
+
+    start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)},
+                                  {"id": "uav1", "home": at(0, 10)}], factor=5.0)
+    events = Collector(graph, MissionEvent, "/fleet/mission_events", EVENTS_QOS)
+    goal = mission(graph, survey_spec(size=80.0))
+    first = graph.wait_for(lambda: goal.feedback and goal.feedback[-1].current_waypoint >= 3
+                           and goal.feedback[-1].vehicle_id and goal.feedback[-1], 90.0,
+                           "mission under way")
+    grounded = first.vehicle_id
+    maintenance = graph.node("mechanic").create_client(SetMaintenance,
+                                                       "/fleet_manager/set_maintenance")
+    assert graph.call(maintenance, SetMaintenance.Request(
+        vehicle_id=grounded, enabled=True, reason="camera gimbal noise")).success
+    result = goal.wait(180.0)
+    assert result.final_state == "completed"
+    other = {"uav0": "uav1", "uav1": "uav0"}[grounded]
+    handed = [e for e in events.snapshot() if e.to_state == "queued" and grounded in e.reason]
+    assert handed, "the mission went back to the queue when its vehicle went to maintenance"
+    assert [e.vehicle_id for e in events.snapshot() if e.to_state == "active"][-1] == other
+    resumed = [f for f in goal.feedback if f.vehicle_id == other]
+    assert resumed[0].current_waypoint >= first.current_waypoint
+    state = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    graph.wait_for(lambda: (s := state.last()) and any(
+        v.vehicle_id == grounded and not v.armed for v in s.vehicles), 60.0,
+        "the grounded vehicle home and disarmed")
