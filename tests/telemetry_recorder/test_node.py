@@ -147,6 +147,10 @@ def test_a_mission_flown_in_the_simulator_is_recorded_with_its_flight_and_events
             "estimated_distance_m from missions where id = :m"),
             {"m": result.mission_id}).one()
     assert path_points >= 4  # the planned path the vehicle flew
+    kinds = count(engine, "select array_agg(kind order by seq) from mission_waypoints "
+                  "where mission_id = :m and not superseded", m=result.mission_id)
+    assert len(kinds) == path_points  # one row per planned waypoint
+    assert (kinds[0], kinds[-1]) == ("takeoff", "land")
     assert area_ok  # the 60 x 60 m survey area
     assert estimated > 100.0
     states = graph.wait_for(lambda: (s := [r[0] for r in _events(engine, result.mission_id)])

@@ -289,3 +289,60 @@ def test_the_parts_of_a_split_survey_point_at_it_even_when_they_come_first(
         with engine.begin() as conn:
             conn.execute(text("delete from missions where parent_id = :p"), {"p": parent})
             conn.execute(text("delete from missions where id = :p"), {"p": parent})
+
+
+def _waypoint_event(mission_id: str, second: int, actor: str, reason: str,
+                    waypoints: list[list[Any]], *, vehicle: str) -> Any:
+    import json as _json
+
+    from fleet_interfaces.msg import MissionEvent
+
+    msg = MissionEvent(mission_id=mission_id, from_state="active", to_state="active",
+                       actor=actor, reason=reason, vehicle_id=vehicle,
+                       details_json=_json.dumps({"type": "patrol", "waypoints": waypoints}))
+    msg.stamp.sec = int(datetime(2026, 11, 20, 12, 0, second, tzinfo=UTC).timestamp())
+    return msg
+
+
+def test_modified_waypoints_supersede_the_plan_with_who_when_and_why_exactly_once(
+        engine: Engine, vid: str) -> None:  # noqa: F811
+    from telemetry_recorder.convert import mission_event_row
+
+    mid = f"m-{vid}-wp"
+    planned = _waypoint_event(mid, 1, "mission_planner", f"planned for {vid}", [
+        [8.5, 47.4, 0.0, "takeoff", 0.0], [8.501, 47.4, 30.0, "transit", 0.0],
+        [8.5, 47.4, 0.0, "land", 0.0]], vehicle=vid)
+    modified = _waypoint_event(mid, 9, "operator:ann", "avoid the crane", [
+        [8.502, 47.401, 40.0, "transit", 5.0], [8.5, 47.4, 40.0, "loiter", 30.0]], vehicle=vid)
+    bad = _waypoint_event(mid, 12, "operator:bob", "typo", [[8.5, 95.0, 40.0, "transit", 0.0]],
+                          vehicle=vid)
+    store = EventStore(engine, retain_days=3650, maintenance_period_s=3600.0, logger=_Log())
+    try:
+        rows = [mission_event_row(m) for m in (planned, modified, planned, modified, bad)]
+        assert rows[-1].values["details"]["waypoints_rejected"].startswith(
+            "waypoint 0 has a bad position")
+        for row in rows:  # the first two again: a journal replay or a second recorder
+            store.put(row)
+        deadline = time.monotonic() + 10.0
+        while store.metrics()["written"] < len(rows) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        store.close(timeout_s=2.0)
+    try:
+        with engine.connect() as conn:
+            current = conn.execute(text(
+                "select seq, kind, hold_s, altitude_m, modified_by, modification_reason, "
+                "round(ST_Y(position)::numeric, 3)::float8 from mission_waypoints "
+                "where mission_id = :m and not superseded order by seq"), {"m": mid}).all()
+            old = conn.execute(text(
+                "select seq, kind, modified_by from mission_waypoints where mission_id = :m "
+                "and superseded order by seq"), {"m": mid}).all()
+        assert [tuple(r) for r in current] == [
+            (0, "waypoint", 5.0, 40.0, "operator:ann", "avoid the crane", 47.401),
+            (1, "loiter", 30.0, 40.0, "operator:ann", "avoid the crane", 47.4)]
+        assert [tuple(r) for r in old] == [(0, "takeoff", "mission_planner"),
+                                           (1, "waypoint", "mission_planner"),
+                                           (2, "land", "mission_planner")]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("delete from missions where id = :m"), {"m": mid})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from geographic_msgs.msg import GeoPoint as GeoPointMsg
@@ -66,6 +67,13 @@ def plan_dict(plan: MissionPlan) -> dict[str, Any]:
                   "energy_wh": leg.energy_wh, "charge_station": leg.charge_station}
                  for leg in plan.legs],
     }
+
+
+def waypoint_rows(waypoints: Sequence[Waypoint]) -> list[list[Any]]:
+    """Waypoints as [longitude, latitude, altitude above home, kind, hold s] rows, the shape
+    mission events carry them in (compact: a survey has hundreds)."""
+    return [[w.position.longitude, w.position.latitude, w.position.altitude, w.kind.value,
+             w.hold_s] for w in waypoints]
 
 
 def status_msg(record: MissionRecord, *, kind: str, progress_pct: float, current: int,

@@ -104,6 +104,7 @@ from mission_planner.convert import (
     plan_dict,
     status_msg,
     to_time,
+    waypoint_rows,
     waypoints_from_msgs,
 )
 from mission_planner.driver import DriveResult, VehicleDriver
@@ -588,7 +589,7 @@ class MissionPlannerNode(Node):
         self.driver(run.vehicle_id).start(items, 0)
         change = record.modify(self.now(), actor, reason,
                                f"{len(waypoints)} remaining waypoints replaced")
-        self._publish_modification(record, change)
+        self._publish_modification(record, change, waypoints=waypoint_rows(waypoints))
         return True, f"{len(waypoints)} waypoints uploaded to {run.vehicle_id}"
 
     def priority_callback(self, request: SetPriority.Request,
@@ -815,7 +816,8 @@ class MissionPlannerNode(Node):
             "plan": {"path": [[w.position.longitude, w.position.latitude]
                               for w in plan.waypoints],
                      "distance_m": plan.distance_m, "duration_s": plan.duration_s,
-                     "energy_wh": plan.energy_wh}}
+                     "energy_wh": plan.energy_wh},
+            "waypoints": waypoint_rows(plan.waypoints)}
         self.events_pub.publish(MissionEvent(
             stamp=to_time(self.now()), mission_id=mid, from_state=record.state.value,
             to_state=record.state.value, reason=f"planned for {vehicle_id}",
@@ -1085,10 +1087,14 @@ class MissionPlannerNode(Node):
         except DispatchError:
             return None
 
-    def _publish_modification(self, record: MissionRecord, change: Modification) -> None:
+    def _publish_modification(self, record: MissionRecord, change: Modification, *,
+                              waypoints: list[list[Any]] | None = None) -> None:
+        details: dict[str, Any] = {"type": self.missions[record.mission_id].kind}
+        if waypoints is not None:
+            details["waypoints"] = waypoints  # the mission from now on (a recorder keeps them)
         self.events_pub.publish(event_msg(
             change, vehicle_id=record.vehicle_id or "", state=record.state,
-            details_json=json.dumps({"type": self.missions[record.mission_id].kind})))
+            details_json=json.dumps(details)))
 
     def publish_events(self) -> None:
         """Publish every transition the dispatcher made; settle finished goals."""

@@ -68,6 +68,12 @@ def mission_event_row(msg: MissionEvent) -> Row:
                          f"({exc})") from None
     if not isinstance(details, dict):
         raise ValueError(f"mission event of {msg.mission_id!r}: details_json is not an object")
+    if "waypoints" in details:
+        try:
+            details["waypoints"] = waypoint_rows(details["waypoints"])
+        except ValueError as exc:  # keep the event; say why its waypoints were left out
+            details["waypoints_rejected"] = str(exc)
+            del details["waypoints"]
     return Row("mission_event", {
         "mission_id": str(msg.mission_id), "time": stamp_to_datetime(msg.stamp),
         "from_state": str(msg.from_state) or None, "to_state": str(msg.to_state),
@@ -158,3 +164,26 @@ def site_row(site: Site) -> Row:
     return Row("site", {"id": site.site_id, "name": site.name,
                         "lat": float(site.location.latitude),
                         "lon": float(site.location.longitude), "time_zone": site.time_zone})
+
+
+# Planner waypoint kinds as mission_waypoints' (MAVLink-like) kinds.
+_WAYPOINT_KINDS = {"takeoff": "takeoff", "land": "land", "charge": "land", "loiter": "loiter"}
+
+
+def waypoint_rows(raw: object) -> list[list[Any]]:
+    """A mission event's waypoints ([lon, lat, alt, kind, hold_s] each) with the table's kinds;
+    ValueError names the first bad one."""
+    if not isinstance(raw, list):
+        raise ValueError(f"waypoints must be a list, got {type(raw).__name__}")
+    rows = []
+    for i, w in enumerate(raw):
+        if not (isinstance(w, list) and len(w) == 5):
+            raise ValueError(f"waypoint {i} is not [lon, lat, alt, kind, hold_s]: {w!r}")
+        lon, lat, alt, kind, hold = w
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+                   for x in (lon, lat, alt, hold)) \
+                or not (-180 <= lon <= 180 and -90 <= lat <= 90) or hold < 0:
+            raise ValueError(f"waypoint {i} has a bad position or hold: {w!r}")
+        rows.append([float(lon), float(lat), float(alt),
+                     _WAYPOINT_KINDS.get(str(kind), "waypoint"), float(hold)])
+    return rows

@@ -141,6 +141,24 @@ _STATEMENTS: dict[str, list[Any]] = {
              "estimated_duration_s = coalesce(:est_duration, estimated_duration_s), "
              "estimated_energy_wh = coalesce(:est_energy, estimated_energy_wh) "
              "where id = :mission_id and cast(:path as text) is not null"),
+        # A plan for a vehicle, or waypoints replaced by an operator: the new waypoints
+        # become the current ones and the old rows stay, superseded, with who, when and why.
+        # Keyed by the event's time, so a replay or a second recorder changes nothing; the
+        # lock makes two recorders take turns instead of racing for the current rows.
+        text("select pg_advisory_xact_lock(hashtext(cast(:mission_id as text))) "
+             "where cast(:waypoints as text) is not null"),
+        text("update mission_waypoints set superseded = true where mission_id = :mission_id "
+             "and not superseded and cast(:waypoints as text) is not null and not exists ("
+             "select 1 from mission_waypoints where mission_id = :mission_id "
+             "and modified_at = :time)"),
+        text("insert into mission_waypoints (mission_id, seq, position, altitude_m, kind, "
+             "hold_s, modified_by, modified_at, modification_reason) "
+             "select :mission_id, w.n - 1, ST_SetSRID(ST_MakePoint((w.v->>0)::float8, "
+             "(w.v->>1)::float8), 4326), (w.v->>2)::float8, w.v->>3, (w.v->>4)::float8, "
+             ":actor, :time, :reason "
+             "from jsonb_array_elements(cast(:waypoints as jsonb)) with ordinality as w(v, n) "
+             "where not exists (select 1 from mission_waypoints where mission_id = :mission_id "
+             "and modified_at = :time)"),
     ],
     "charging_session": [
         _ENSURE_VEHICLE,
@@ -171,8 +189,11 @@ def _parameters(row: Row) -> dict[str, Any]:
         values["est_distance"] = plan.get("distance_m")
         values["est_duration"] = plan.get("duration_s")
         values["est_energy"] = plan.get("energy_wh")
-        if path is not None:
-            values["details"] = {k: v for k, v in d.items() if k not in ("plan", "area")}
+        raw_waypoints = d.get("waypoints")
+        values["waypoints"] = json.dumps(raw_waypoints) if raw_waypoints else None
+        if path is not None or values["waypoints"] is not None:
+            values["details"] = {k: v for k, v in d.items()
+                                 if k not in ("plan", "area", "waypoints")}
             details = values["details"]
     if details is not None:
         values["details"] = json.dumps(details, default=str)
