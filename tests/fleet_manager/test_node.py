@@ -557,3 +557,37 @@ def test_a_discovered_vehicle_that_disappears_stays_in_the_picture_as_offline(
     assert v.liveness == VehicleStatus.LIVENESS_LOST
     assert "ghost" in fm.fleet  # lost, not deleted: its last position is still known
     assert v.position.latitude == pytest.approx(HOME["latitude"], abs=1e-6)
+
+
+# MAVROS's QoS per topic (../shared/docs/mavros-interfaces.md), written out here rather than
+# taken from fleet_ros.qos, so that a wrong entry there cannot hide in both.
+_MAVROS_QOS = {
+    "state": "STATE", "extended_state": "STATE", "sys_status": "STATE",
+    "estimator_status": "STATE", "battery": "SENSOR", "statustext/recv": "SENSOR",
+    "global_position/global": "SENSOR", "global_position/rel_alt": "SENSOR",
+    "global_position/compass_hdg": "SENSOR", "local_position/velocity_local": "SENSOR",
+    "home_position/home": "STATE", "mission/reached": "LATCHED",
+}
+
+
+def test_every_mavros_topic_is_subscribed_with_the_qos_mavros_publishes_it_with(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
+
+    graph.add(FleetManagerNode(context=graph.context, parameter_overrides=[
+        Parameter("config_file", value=fleet_config(
+            tmp_path, vehicles=[{"id": "q1"}], discovery={"enabled": False}))]))
+    probe = graph.node("qos_probe")
+    expected = {
+        "SENSOR": (ReliabilityPolicy.BEST_EFFORT, DurabilityPolicy.VOLATILE),
+        "STATE": (ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL),
+        "LATCHED": (ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL),
+    }
+    for topic, kind in _MAVROS_QOS.items():
+        name = f"/q1/mavros/{topic}"
+        infos = graph.wait_for(lambda n=name: [
+            i for i in probe.get_subscriptions_info_by_topic(n)
+            if i.node_name == "fleet_manager"], 5.0, f"fleet_manager subscribed to {name}")
+        assert len(infos) == 1, name
+        qos = infos[0].qos_profile
+        assert (qos.reliability, qos.durability) == expected[kind], name

@@ -337,8 +337,10 @@ def test_three_vehicles_contending_for_one_pad_are_served_lowest_battery_first(
     results = {vid: g.wait(240.0) for vid, g in goals.items()}
     assert blocker.wait(10.0).success
     assert all(r.success for r in results.values()), results
-    order = [s.vehicle_id for s in sessions.snapshot()]
-    assert order == ["blocker", "uav1", "uav2", "uav0"]
+    # Each session is published when charging starts and again when it ends.
+    started = [s.vehicle_id for s in sessions.snapshot() if s.ended_at.sec == 0]
+    ended = [s.vehicle_id for s in sessions.snapshot() if s.ended_at.sec != 0]
+    assert started == ended == ["blocker", "uav1", "uav2", "uav0"]
     for vid, r in results.items():
         assert r.charged_pct >= batteries[vid] + 8.0 - 0.5
         assert r.station_id == "pad_a"
@@ -583,3 +585,27 @@ def test_a_vehicle_put_in_maintenance_mid_mission_goes_home_and_another_finishes
     graph.wait_for(lambda: (s := state.last()) and any(
         v.vehicle_id == grounded and not v.armed for v in s.vehicles), 60.0,
         "the grounded vehicle home and disarmed")
+
+
+def test_a_storm_after_queueing_keeps_the_mission_waiting_until_the_wind_drops(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from fleet_interfaces.srv import ListMissions
+
+    planner = start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}],
+                          weather={"speed_mps": 3.0, "direction_deg": 270.0, "gust_mps": 0.0,
+                                   "period_s": 0.2})
+    graph.wait_for(lambda: planner.current_wind() is not None, 10.0, "a wind report")
+    spec = json.loads(survey_spec())
+    spec["not_before"] = time.time() + 2.0  # accepted in calm air, due once the storm is in
+    goal = mission(graph, json.dumps(spec))
+    set_wind = graph.node("weather_op").create_client(SetWind, "/fleet_sim/set_wind")
+    assert graph.call(set_wind, SetWind.Request(speed_mps=20.0, direction_deg=270.0)).success
+    lister = graph.node("operator").create_client(ListMissions, "/mission_planner/list_missions")
+    waiting = graph.wait_for(lambda: [
+        m for m in graph.call(lister, ListMissions.Request(state="queued")).missions
+        if "grounded by wind" in m.reason], 15.0, "the mission waiting out the storm")
+    assert waiting[0].reason == "no free vehicle; 1 grounded by wind 20.0 m/s"
+    assert goal.result is None  # not failed
+    assert graph.call(set_wind, SetWind.Request(speed_mps=2.0, direction_deg=90.0)).success
+    result = goal.wait(120.0)
+    assert (result.final_state, result.reason) == ("completed", "all waypoints reached")

@@ -179,7 +179,8 @@ def test_a_charge_is_stored_as_a_charging_session_at_its_station(
                          RequestCharge.Goal(vehicle_id=vid, target_pct=50.0))
     result = charge.wait(120.0)
     assert result.success
-    row = graph.wait_for(lambda: _session(engine, vid), 20.0, "the charging_sessions row")
+    row = graph.wait_for(lambda: (r := _session(engine, vid)) and r.ended_at is not None and r,
+                         20.0, "the charging_sessions row completed")
     assert row.station_id == STATION["id"]
     assert row.pad == result.pad
     assert row.start_pct == pytest.approx(result.start_pct, abs=0.01)

@@ -723,8 +723,16 @@ class MissionPlannerNode(Node):
     def tick(self) -> None:
         now = self.now()
         self.check_vehicles()
+        grounded = self.grounded_by_wind()
         decisions = self.dispatcher.tick(now, self.candidates(),
-                                         busy=self.charging.busy_vehicles())
+                                         busy=set(self.charging.busy_vehicles()) | grounded)
+        if grounded:
+            wind = self.current_wind()
+            assert wind is not None
+            for mid, why in self.dispatcher.waiting_reasons.items():
+                if why.startswith("no free vehicle"):
+                    self.dispatcher.waiting_reasons[mid] = (
+                        f"{why}; {len(grounded)} grounded by wind {wind.speed_mps:.1f} m/s")
         self.adopt_spawned()
         for decision in decisions:
             try:
@@ -735,6 +743,20 @@ class MissionPlannerNode(Node):
         self.track_runs()
         self.publish_events()
         self.publish_status()
+
+    def grounded_by_wind(self) -> set[str]:
+        """The vehicles the reported wind is above the limit of: no new work until it drops.
+
+        A storm that arrives after a mission was queued keeps the mission waiting (with the
+        reason) instead of failing it when it is planned for a vehicle.
+        """
+        wind = self.current_wind()
+        if wind is None:
+            return set()
+        default = self.settings.max_wind_mps
+        return {vid for vid, v in self.vehicles.items()
+                if wind.speed_mps > (default if v.spec.max_wind_mps is None
+                                     else v.spec.max_wind_mps)}
 
     def check_vehicles(self) -> None:
         """Hand back the missions of vehicles that went lost, critical or into maintenance."""
@@ -984,6 +1006,8 @@ class MissionPlannerNode(Node):
                     v.position is not None and self._on_pad(c, v.position):
                 c.state = "charging"
                 self.charging.charging_started(vid, v.battery_pct, now)
+                # Sessions are published as they happen: this one now, again when it ends.
+                self.publish_session(self.charging.session(vid), c)
             elif c.state == "charging" and math.isfinite(v.battery_pct) and \
                     self.charging.progress(vid, v.battery_pct, now):
                 self.finish_charge(vid, success=True)
@@ -1076,6 +1100,10 @@ class MissionPlannerNode(Node):
             start_pct=float(s.start_pct), end_pct=float(s.end_pct),
             energy_wh=float(s.energy_wh), completed=bool(s.completed))
         self.sessions_pub.publish(msg)
+        if s.ended_at is None:
+            self.get_logger().info(f"charging session {c.vehicle_id} at {s.station_id}/{s.pad}: "
+                                   f"started at {s.start_pct:.0f}%")
+            return
         self.get_logger().info(
             f"charging session {c.vehicle_id} at {s.station_id}/{s.pad}: "
             f"{s.start_pct:.0f}% -> {s.end_pct:.0f}%, waited {s.queue_wait_s:.0f} s")

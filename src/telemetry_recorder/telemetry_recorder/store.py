@@ -169,7 +169,14 @@ _STATEMENTS: dict[str, list[Any]] = {
              "started_at, ended_at, queue_wait_s, start_pct, end_pct, energy_wh) values "
              "(:station_id, :pad, :vehicle_id, :requested_at, :started_at, :ended_at, "
              ":queue_wait_s, :start_pct, :end_pct, :energy_wh) "
-             "on conflict (vehicle_id, requested_at) do nothing"),
+             # Published when charging starts and again when it ends: the end completes the
+             # row, and a late or replayed start never undoes it.
+             "on conflict (vehicle_id, requested_at) do update set "
+             "ended_at = coalesce(charging_sessions.ended_at, excluded.ended_at), "
+             "end_pct = case when charging_sessions.ended_at is null then excluded.end_pct "
+             "else charging_sessions.end_pct end, "
+             "energy_wh = case when charging_sessions.ended_at is null then excluded.energy_wh "
+             "else charging_sessions.energy_wh end"),
     ],
 }
 

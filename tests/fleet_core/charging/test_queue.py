@@ -152,6 +152,19 @@ def test_a_session_records_what_happened_on_the_pad() -> None:
     assert queue.free_pads() == 1
 
 
+def test_a_session_in_progress_shows_how_far_it_has_got() -> None:
+    queue = ChargingQueue([station("s1", rate_w=200.0)])
+    queue.request(req("v", 30.0, 80.0, capacity=200.0, requested_at=5.0), now=5.0)
+    queue.tick(15.0)
+    queue.charging_started("v", 32.0, 70.0)
+    assert queue.progress("v", 50.0, 600.0) is False
+    now = queue.session("v")
+    assert (now.started_at, now.ended_at, now.completed) == (70.0, None, False)
+    assert (now.start_pct, now.end_pct) == (32.0, 50.0)
+    assert now.energy_wh == pytest.approx(36.0)
+    assert queue.is_busy("v")  # asking changes nothing
+
+
 def test_a_session_released_early_is_not_completed() -> None:
     queue = ChargingQueue([station()])
     queue.request(req("v", 30.0, 90.0), now=0.0)

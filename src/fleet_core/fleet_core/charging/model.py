@@ -129,7 +129,7 @@ class WaitEstimate:
 
 @dataclass(frozen=True, slots=True)
 class ChargingSession:
-    """One charging session, finished or abandoned.
+    """One charging session: in progress (``ended_at`` None), finished or abandoned.
 
     ``queue_wait_s`` is the time from the request until a pad was assigned; the flight to
     the pad is not queueing and is left out.
@@ -141,7 +141,7 @@ class ChargingSession:
     requested_at: float
     assigned_at: float
     started_at: float
-    ended_at: float
+    ended_at: float | None
     queue_wait_s: float
     start_pct: float
     end_pct: float

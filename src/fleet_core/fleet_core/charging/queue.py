@@ -184,6 +184,20 @@ class ChargingQueue:
         held.start_pct = battery_pct
         held.current_pct = battery_pct
 
+    def session(self, vehicle_id: str) -> ChargingSession:
+        """Return the session of a vehicle charging now, as far as it has got."""
+        held = self._started(vehicle_id)
+        assert held.started_at is not None
+        req = held.waiting.request
+        return ChargingSession(
+            vehicle_id=vehicle_id, station_id=self.stations[held.station].station_id,
+            pad=held.pad, requested_at=held.waiting.requested_at, assigned_at=held.assigned_at,
+            started_at=held.started_at, ended_at=None,
+            queue_wait_s=held.assigned_at - held.waiting.requested_at,
+            start_pct=held.start_pct, end_pct=held.current_pct,
+            energy_wh=max(0.0, held.current_pct - held.start_pct) / 100.0 * req.capacity_wh,
+            completed=False)
+
     def progress(self, vehicle_id: str, battery_pct: float, now: float) -> bool:
         """Record the charge level; return True once the target is reached."""
         held = self._started(vehicle_id)
