@@ -178,12 +178,18 @@ def test_a_garbage_mission_is_refused_with_the_reason(graph: RosGraph, tmp_path:
     assert len(preview.waypoints) >= 6
 
 
-def test_missions_are_refused_while_the_reported_wind_is_above_the_limit(
-        graph: RosGraph, tmp_path: Path) -> None:
+def start_windy_graph(graph: RosGraph, tmp_path: Path) -> MissionPlannerNode:
+    """One vehicle and a weather station reporting a light wind every 0.2 s."""
     planner = start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}],
                           weather={"speed_mps": 3.0, "direction_deg": 270.0, "gust_mps": 0.0,
                                    "period_s": 0.2})
     graph.wait_for(lambda: planner.current_wind() is not None, 10.0, "a wind report")
+    return planner
+
+
+def test_missions_are_refused_while_the_reported_wind_is_above_the_limit(
+        graph: RosGraph, tmp_path: Path) -> None:
+    planner = start_windy_graph(graph, tmp_path)
     set_wind = graph.node("weather_op").create_client(SetWind, "/fleet_sim/set_wind")
     refused = graph.call(set_wind, SetWind.Request(speed_mps=float("nan")))
     assert not refused.success
@@ -591,10 +597,7 @@ def test_a_storm_after_queueing_keeps_the_mission_waiting_until_the_wind_drops(
         graph: RosGraph, tmp_path: Path) -> None:
     from fleet_interfaces.srv import ListMissions
 
-    planner = start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)}],
-                          weather={"speed_mps": 3.0, "direction_deg": 270.0, "gust_mps": 0.0,
-                                   "period_s": 0.2})
-    graph.wait_for(lambda: planner.current_wind() is not None, 10.0, "a wind report")
+    start_windy_graph(graph, tmp_path)
     spec = json.loads(survey_spec())
     spec["not_before"] = time.time() + 2.0  # accepted in calm air, due once the storm is in
     goal = mission(graph, json.dumps(spec))
