@@ -264,6 +264,8 @@ def test_a_database_outage_mid_stream_loses_and_duplicates_nothing(
     # but whose reply was cut is re-sent and counted as duplicates, not written twice.
     assert m.written + m.duplicates_skipped == n
     assert not m.backlog
+    assert m.last_error is None  # the outage is over: nothing to warn about any more
+    assert m.retries >= 3  # but it is counted
     # The database being away never blocked a producer (the bound is the spool append).
     assert worst < 0.5
 

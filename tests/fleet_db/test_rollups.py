@@ -138,3 +138,28 @@ def test_rollups_reject_times_without_a_zone(db_conn: Connection) -> None:
         update_rollups(db_conn, datetime(2030, 1, 1))
     with pytest.raises(InvalidArgumentError, match="is before start"):
         rebuild_rollups(db_conn, T, T - timedelta(minutes=5))
+
+
+def test_rollups_outlive_the_raw_partition_retention_drops(db_conn: Connection) -> None:
+    from fleet_db.partitions import drop_expired_partitions
+
+    day = datetime(2020, 4, 1, 12, tzinfo=UTC)
+    ensure_partitions(db_conn, day, day)
+    for k in range(30):  # one minute of samples, 2 s apart, heading north
+        db_conn.execute(text(
+            "insert into telemetry (vehicle_id, time, position, battery_pct) values "
+            "('retained', :t, st_setsrid(st_makepoint(:lon, :lat), 4326), :b)"),
+            {"t": day + timedelta(seconds=2 * k), "lat": LAT0 + k * DLAT, "lon": LON0,
+             "b": 80.0 - k * 0.1})
+    assert rebuild_rollups(db_conn, day, day + timedelta(minutes=1), ["retained"]) == 1
+    before = FleetRepository(db_conn).minute_rollups("retained", day, day + timedelta(hours=1))
+    dropped = drop_expired_partitions(db_conn, datetime(2020, 6, 1, tzinfo=UTC), 30)
+    assert "telemetry_p20200401" in dropped
+    assert db_conn.execute(text(
+        "select count(*) from telemetry where vehicle_id = 'retained'")).scalar_one() == 0
+    after = FleetRepository(db_conn).minute_rollups("retained", day, day + timedelta(hours=1))
+    assert after == before  # kept indefinitely: the minute and its figures
+    [minute] = after
+    assert minute.samples == 30
+    assert minute.distance_m == pytest.approx(_segment_m(LAT0, LAT0 + 29 * DLAT), rel=1e-6)
+    assert (minute.battery_min_pct, minute.battery_max_pct) == pytest.approx((77.1, 80.0))

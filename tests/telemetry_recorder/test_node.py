@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.parameter import Parameter
 from sqlalchemy import Engine, text
 
@@ -206,8 +207,16 @@ def test_a_recorder_started_while_the_database_is_down_spools_and_catches_up(
     try:
         start(graph, tmp_path, [vid])
         rec = recorder(graph, tmp_path / "spool", url=proxy.url(URL))
+        diagnostics = Collector(graph, DiagnosticArray, "/diagnostics", 10)
         graph.wait_for(lambda: rec.writer.metrics().accepted > 30, 20.0, "samples spooled")
         assert rec.writer.metrics().last_error  # it says why nothing is written yet
+        down = graph.wait_for(lambda: _recorder_status(diagnostics, DiagnosticStatus.WARN),
+                              10.0, "a WARN diagnostic while the database is away")
+        assert down.message.startswith("database: ")
+        assert down.message.endswith("(spooling)")
+        values = {kv.key: kv.value for kv in down.values}
+        assert int(values["writer.spool_pending_bytes"]) > 0  # the backlog, visible
+        assert values["writer.connected"] == "False"
         assert count(engine, "select count(*) from telemetry where vehicle_id = :v",
                      v=vid) == 0
         restored_at = time.time()
@@ -220,8 +229,19 @@ def test_a_recorder_started_while_the_database_is_down_spools_and_catches_up(
                 "where vehicle_id = :v"), {"v": vid}).one()
         assert total == distinct >= 30
         assert first.timestamp() < restored_at - 1.0  # samples spooled while it was down
+        up = graph.wait_for(lambda: _recorder_status(diagnostics, DiagnosticStatus.OK), 10.0,
+                            "an OK diagnostic once it caught up")
+        assert up.message == "recording"
     finally:
         proxy.stop()
+
+
+def _recorder_status(diagnostics: Collector, level: bytes) -> Any:
+    last = diagnostics.last()
+    if last is None:
+        return None
+    return next((st for st in last.status if st.name == "telemetry_recorder: recorder"
+                 and st.level == level), None)
 
 
 def test_two_recorders_side_by_side_store_every_sample_once(

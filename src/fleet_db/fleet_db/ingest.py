@@ -214,7 +214,7 @@ class WriterMetrics:
     spool_segments: int
     spool_pending_bytes: int  # bytes of samples not yet committed to the database
     oldest_unwritten_age_s: float | None  # since the oldest unwritten sample was spooled
-    last_error: str | None
+    last_error: str | None  # the current problem: a write error clears once writes succeed
     connected: bool
     rejected_total: int = field(init=False)
 
@@ -486,6 +486,10 @@ class TelemetryWriter:
                 self._written += inserted
                 self._duplicates += batch.count - inserted
                 self._batches += 1
+                # The database is back: a write error is history now (``retries`` keeps
+                # count), and diagnostics must stop warning. A refusal stays until the next.
+                if self._last_error is not None and self._last_error.startswith("writing "):
+                    self._last_error = None
             return True
 
     def _sleep(self, seconds: float) -> bool:
