@@ -569,7 +569,11 @@ class MissionPlannerNode(Node):
         waypoints = waypoints_from_msgs(request.waypoints, request.hold_s)
         v = self.vehicles.get(run.vehicle_id)
         here = v.position if v and v.position else run.plan.waypoints[0].position
-        validate_waypoints(waypoints, self.planning_context(here, run.vehicle_id))
+        spec = self.spec(run.vehicle_id)
+        left = spec.battery_capacity_wh * v.battery_pct / 100.0 \
+            if v is not None and math.isfinite(v.battery_pct) else None
+        validate_waypoints(waypoints, self.planning_context(
+            here, run.vehicle_id, v.home if v is not None else None, left))
         items = [MissionItem(int(MavFrame.GLOBAL_REL_ALT), int(MavCmd.NAV_WAYPOINT),
                              i == 0, True, w.hold_s, 0.0, 0.0, math.nan, w.position.latitude,
                              w.position.longitude, w.position.altitude)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -156,3 +157,19 @@ def test_a_zone_near_the_area_keeps_its_margin() -> None:
     pts = [Point(FRAME.to_enu(w.position)[:2]) for w in plan.waypoints]
     shape = zone_shape(beside)
     assert min(shape.distance(p) for p in pts[1:-2]) >= 9.9
+
+
+def test_edited_waypoints_the_battery_cannot_fly_home_from_are_refused() -> None:
+    far = [Waypoint(FRAME.to_geo(0, 3000, 50), WaypointKind.TRANSIT),
+           Waypoint(FRAME.to_geo(3000, 3000, 50), WaypointKind.TRANSIT, hold_s=60.0)]
+    full = PlanningContext(start=START, vehicle=VEHICLE, now=1000.0)
+    validate_waypoints(far, full)  # about 60 Wh of a full 222 Wh battery
+    low = dataclasses.replace(full, available_energy_wh=80.0)
+    with pytest.raises(PlanningError, match=r"the new waypoints and the flight home need "
+                                            r"\d+ Wh plus a 44 Wh reserve \(20 %\), but only "
+                                            r"80 Wh are left"):
+        validate_waypoints(far, low)
+    # A long hover costs energy too.
+    hover = [Waypoint(FRAME.to_geo(0, 100, 50), WaypointKind.LOITER, hold_s=1800.0)]
+    with pytest.raises(PlanningError, match="flight home need"):
+        validate_waypoints(hover, full)
