@@ -298,22 +298,55 @@ def test_markers_and_diagnostics_show_each_vehicle_and_the_zones(
     from diagnostic_msgs.msg import DiagnosticArray
     from visualization_msgs.msg import MarkerArray
 
+    from fleet_core.fleet.model import VehicleStatus as Status
+    from fleet_ros.markers import STATUS_COLORS
+
     zone = [FRAME.to_geo(e, n, 0.0) for e, n in ((150, -50), (250, -50), (250, 50))]
-    start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME}]),
-          fleet_config(tmp_path, no_fly_zones=[{"id": "nfz", "polygon": [
-              {"latitude": p.latitude, "longitude": p.longitude} for p in zone]}]))
+    pads = {"id": "pads", "location": _home(-20.0), "charge_rate_w": 500.0,
+            "pads": [{"east": 0.0, "north": 0.0}, {"east": 4.0, "north": 0.0}]}
+    start(graph, sim_config(tmp_path, [{"id": "uav0", "home": HOME},
+                                       {"id": "uav1", "home": _home(30.0)}]),
+          fleet_config(tmp_path, charging_stations=[pads],
+                       no_fly_zones=[{"id": "nfz", "polygon": [
+                           {"latitude": p.latitude, "longitude": p.longitude} for p in zone]}]))
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    graph.wait_for(lambda: vehicle(status.last(), "uav1"), 10.0, "uav1 discovered")
+    fm_maintenance = graph.node("mechanic").create_client(SetMaintenance,
+                                                          "/fleet_manager/set_maintenance")
+    assert graph.call(fm_maintenance, SetMaintenance.Request(vehicle_id="uav1", enabled=True,
+                                                             reason="props")).success
     markers = Collector(graph, MarkerArray, "/fleet/markers", FLEET_QOS)
     diags = Collector(graph, DiagnosticArray, "/diagnostics", 10)
-    m = graph.wait_for(lambda: (a := markers.last()) and any(
-        x.ns == "vehicles" for x in a.markers) and a, 10.0, "vehicle markers")
-    by_ns = {x.ns: x for x in m.markers}
-    assert by_ns["vehicles"].header.frame_id == "fleet_map"
-    assert by_ns["vehicles"].pose.position.x == pytest.approx(0.0, abs=0.5)
-    assert by_ns["labels"].text.startswith("uav0 100%")
-    assert len(by_ns["no_fly_zones"].points) == 3 * 6  # 3 edges x (2 rings + 1 post) x 2 ends
-    d = graph.wait_for(lambda: (a := diags.last()) and len(a.status) == 2 and a, 10.0,
+    m = graph.wait_for(lambda: (a := markers.last()) and sum(
+        x.ns == "vehicles" for x in a.markers) == 2 and sum(
+        x.ns == "headings" for x in a.markers) == 2 and a, 10.0, "both vehicles' markers")
+    by_ns = {(x.ns, x.id): x for x in m.markers}
+    ids = {x.text.split()[0]: x.id for x in m.markers if x.ns == "labels"}
+    body0, body1 = by_ns[("vehicles", ids["uav0"])], by_ns[("vehicles", ids["uav1"])]
+    assert body0.header.frame_id == "fleet_map"
+    assert body0.pose.position.x == pytest.approx(0.0, abs=0.5)
+    assert body1.pose.position.x == pytest.approx(30.0, abs=0.5)  # metres east of the origin
+    assert by_ns[("labels", ids["uav0"])].text.startswith("uav0 100%")
+    # Coloured by status: uav0 idle, uav1 in maintenance.
+    def colour(c: Any) -> tuple[float, float, float]:
+        return (round(c.r, 2), round(c.g, 2), round(c.b, 2))
+
+    assert colour(body0.color) == STATUS_COLORS[Status.IDLE]
+    assert colour(body1.color) == STATUS_COLORS[Status.MAINTENANCE]
+    home1 = by_ns[("homes", ids["uav1"])]
+    assert home1.pose.position.x == pytest.approx(30.0, abs=0.5)
+    assert by_ns[("headings", ids["uav0"])].type == body0.ARROW
+    pad_x = sorted(x.pose.position.x for x in m.markers if x.ns == "charging_pads")
+    assert pad_x == pytest.approx([-20.0, -16.0], abs=0.1)
+    assert {x.text for x in m.markers if x.ns == "charging_labels"} == {"pads/0", "pads/1"}
+    wire = by_ns[("no_fly_zones", 0)]
+    assert len(wire.points) == 3 * 6  # 3 edges x (2 rings + 1 post) x 2 ends
+    solid = by_ns[("no_fly_volumes", 0)]
+    assert len(solid.points) == 3 * 6 + 2 * 3  # 3 walls of 2 triangles, 2 caps of 1 triangle
+    d = graph.wait_for(lambda: (a := diags.last()) and len(a.status) == 3 and a, 10.0,
                        "diagnostics")
-    assert {s.name for s in d.status} == {"fleet_manager: uav0", "fleet_manager"}
+    assert {s.name for s in d.status} == {"fleet_manager: uav0", "fleet_manager: uav1",
+                                          "fleet_manager"}
 
 
 def test_vehicles_are_added_and_removed_at_run_time_without_a_restart(

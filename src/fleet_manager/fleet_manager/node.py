@@ -160,6 +160,7 @@ class FleetManagerNode(Node):
         self._marker_ids: dict[str, int] = {}
         self._removed_prefixes: set[str] = set()
         self._trails: dict[str, deque[tuple[float, float, float]]] = {}
+        self._warned_at: dict[str, float] = {}  # vehicle -> monotonic time of the last warning
         self.fleet_pub = self.create_publisher(FleetStatus, "/fleet/status", FLEET_QOS)
         self.events_pub = self.create_publisher(CoordinationEvent, "/fleet/events", EVENTS_QOS)
         self.markers_pub = self.create_publisher(MarkerArray, "/fleet/markers", FLEET_QOS)
@@ -254,10 +255,15 @@ class FleetManagerNode(Node):
     def _reject(self, state: VehicleState, reason: RejectReason, msg: Any,
                 detail: str = "") -> None:
         state.reject(reason)
+        # Throttled per vehicle, not per call site: one vehicle spewing garbage must not hide
+        # the first warning about another.
+        now = time.monotonic()
+        if now - self._warned_at.get(state.vehicle_id, -math.inf) < 5.0:
+            return
+        self._warned_at[state.vehicle_id] = now
         self.get_logger().warning(
             f"{state.vehicle_id}: ignored {type(msg).__name__} ({reason.name.lower()}"
-            f"{': ' + detail if detail else ''}); {sum(state.rejected.values())} ignored so far",
-            throttle_duration_sec=5.0)
+            f"{': ' + detail if detail else ''}); {sum(state.rejected.values())} ignored so far")
 
     def on_state(self, v: VehicleState, msg: State, now: float) -> bool:
         v.connected = bool(msg.connected)
@@ -722,6 +728,7 @@ class FleetManagerNode(Node):
         self._last_status.pop(vid, None)
         self._held.pop(vid, None)
         self._trails.pop(vid, None)
+        self._warned_at.pop(vid, None)
         now = self.now()
         for key in [k for k in self.book.open_keys("link") + self.book.open_keys("battery")
                     if vid in k]:
