@@ -445,3 +445,19 @@ def test_an_empty_fleet_never_fails_a_mission_for_want_of_vehicles() -> None:
 def test_a_negative_unservable_grace_is_rejected() -> None:
     with pytest.raises(DispatchError, match=r"unservable_grace_s must be finite and >= 0"):
         DispatcherConfig(unservable_grace_s=-1.0)
+
+
+def test_an_emergency_takes_the_vehicle_of_a_paused_mission_which_is_queued_again() -> None:
+    d = Dispatcher()
+    d.submit(mission("inspection", 4), now=0.0)
+    d.tick(1.0, [vehicle("v1", 0)])
+    d.mark_active("inspection", now=1.5)
+    d.mark_reached("inspection", 2)
+    d.mark_paused("inspection", "operator looks at a crack", now=2.0)
+    d.submit(mission("fire", 10, kind=MissionKind.EMERGENCY), now=3.0)
+    assert d.tick(4.0, [flying("v1", 0)]) == [Preempt("inspection", "v1", "fire", 3)]
+    victim = d.get("inspection")
+    assert (victim.state, victim.vehicle_id, victim.paused_since) == (S.QUEUED, None, None)
+    # Queued, it can no longer time out as a paused mission.
+    assert d.tick(4.0 + d.config.paused_timeout_s + 1, [flying("v1", 0)]) == []
+    assert victim.state is S.QUEUED

@@ -618,7 +618,8 @@ class Dispatcher:
                  now: float) -> Preempt | None:
         by_priority: dict[int, list[tuple[int, MissionRecord]]] = {}
         for other in self._missions.values():
-            if (other.state in (MissionState.ASSIGNED, MissionState.ACTIVE)
+            # A paused mission's vehicle is holding in the air: the first to take.
+            if (other.state in (MissionState.ASSIGNED, MissionState.ACTIVE, MissionState.PAUSED)
                     and other.priority < record.priority and other.vehicle_id is not None):
                 i = matrix.index.get(other.vehicle_id)
                 if i is not None and matrix.vehicles[i].fresh:
