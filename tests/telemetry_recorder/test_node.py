@@ -65,10 +65,12 @@ def vid(engine: Engine) -> Iterator[str]:
 
 
 def recorder(graph: RosGraph, spool: Path, url: str = URL,
-             sites: list[dict[str, Any]] | None = None) -> TelemetryRecorderNode:
-    # Its own fleet.yaml: the shipped one's sites must not land in the shared test database.
+             sites: list[dict[str, Any]] | None = None,
+             registry: list[dict[str, Any]] | None = None) -> TelemetryRecorderNode:
+    # Its own fleet.yaml: the shipped one's sites and vehicles must not land in the shared
+    # test database.
     fleet = write(spool.parent, f"recorder-fleet-{spool.name}.yaml", {"fleet_manager": {
-        "origin": at(0, 0), "sites": sites or []}})
+        "origin": at(0, 0), "sites": sites or [], "vehicles": registry or []}})
     node = TelemetryRecorderNode(context=graph.context, parameter_overrides=[
         Parameter("database_url", value=url), Parameter("spool_dir", value=str(spool)),
         Parameter("retain_days", value=3650), Parameter("flight_idle_gap_s", value=5.0),
@@ -309,7 +311,9 @@ def test_the_zones_in_force_and_the_vehicle_registry_follow_fleet_manager(
     zone_id, site_id = f"{vid}_stadium", f"{vid}_base"
     start(graph, tmp_path, [vid])
     recorder(graph, tmp_path / "spool", sites=[{
-        "id": site_id, "name": "base", "time_zone": "Europe/Zurich", "location": at(0, 0)}])
+        "id": site_id, "name": "base", "time_zone": "Europe/Zurich", "location": at(0, 0)}],
+        registry=[{"id": vid, "home_site": site_id,
+                   "capabilities": {"max_payload_kg": 2.5, "max_wind_mps": 14.0}}])
     corners = [at(100, 100), at(200, 100), at(200, 200), at(100, 200)]
     zone = NoFlyZone(id=zone_id, name="stadium", altitude_floor=0.0, altitude_ceiling=120.0,
                      polygon=[GeoPointMsg(latitude=c["latitude"], longitude=c["longitude"])
@@ -328,13 +332,17 @@ def test_the_zones_in_force_and_the_vehicle_registry_follow_fleet_manager(
                        "the lifted zone ended, its row kept")
         assert count(engine, "select time_zone from sites where id = :s",
                      s=site_id) == "Europe/Zurich"
+        model, _, caps, site = graph.wait_for(
+            lambda: (r := _registry(engine, vid)) and r[1] and r, 15.0,
+            "the registry row with its home")
+        assert model == "multirotor"
+        assert (caps["max_payload_kg"], caps["max_wind_mps"]) == (2.5, 14.0)  # fleet.yaml's
+        assert site == site_id
     finally:
         with engine.begin() as conn:
             conn.execute(text("delete from no_fly_zones where id = :z"), {"z": zone_id})
+            conn.execute(text("update vehicles set site_id = null where id = :v"), {"v": vid})
             conn.execute(text("delete from sites where id = :s"), {"s": site_id})
-    model, _ = graph.wait_for(lambda: (r := _registry(engine, vid)) and r[1] and r,
-                                     15.0, "the registry row with its home")
-    assert model == "multirotor"  # discovered: fleet_manager's default model
 
 
 def _zone_row(engine: Engine, zone_id: str) -> Any:
@@ -346,5 +354,5 @@ def _zone_row(engine: Engine, zone_id: str) -> Any:
 
 def _registry(engine: Engine, vid: str) -> Any:
     with engine.connect() as conn:
-        return conn.execute(text("select model, home is not null from vehicles where id = :v"),
-                            {"v": vid}).one_or_none()
+        return conn.execute(text("select model, home is not null, capabilities, site_id "
+                                 "from vehicles where id = :v"), {"v": vid}).one_or_none()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet_core.fleet.config import Site
+from fleet_core.fleet.model import VehicleSpec
 from fleet_db.models import COORDINATION_EVENT_TYPES, COORDINATION_SEVERITIES
 from fleet_interfaces.msg import (
     ChargingSession,
@@ -187,3 +188,14 @@ def waypoint_rows(raw: object) -> list[list[Any]]:
         rows.append([float(lon), float(lat), float(alt),
                      _WAYPOINT_KINDS.get(str(kind), "waypoint"), float(hold)])
     return rows
+
+
+def registry_row(spec: VehicleSpec) -> Row:
+    """Row for the vehicles registry from fleet.yaml: model, capabilities, home site."""
+    caps = {"max_payload_kg": spec.max_payload_kg, "max_range_m": spec.max_range_m,
+            "cruise_speed": spec.cruise_speed, "max_speed": spec.max_speed,
+            "battery_capacity_wh": spec.battery_capacity_wh}
+    if spec.max_wind_mps is not None:
+        caps["max_wind_mps"] = spec.max_wind_mps
+    return Row("registry", {"id": spec.vehicle_id, "model": spec.model, "capabilities": caps,
+                            "site": spec.home_site or None})

@@ -48,6 +48,7 @@ from telemetry_recorder.convert import (
     mission_event_row,
     mission_status_rows,
     no_fly_zone_rows,
+    registry_row,
     site_row,
     stamp_to_datetime,
     vehicle_row,
@@ -152,9 +153,12 @@ class TelemetryRecorderNode(Node):
         self._tagged: dict[str, str] = {}  # vehicle -> the mission its rows carry
         self._missions_stored: dict[str, tuple[Any, ...]] = {}
         fleet_path = p["fleet_config_file"] or installed_config("fleet_manager", "fleet.yaml")
+        fleet = load_fleet_settings_file(fleet_path) if fleet_path else None
         # Sites first: the registry rows that follow point at them.
-        for site in load_fleet_settings_file(fleet_path).sites if fleet_path else ():
+        for site in fleet.sites if fleet else ():
             self.store.put(site_row(site))
+        for spec in fleet.vehicles if fleet else ():
+            self.store.put(registry_row(spec))
         for vid in p["vehicles"]:
             if vid:
                 self.add_vehicle(vid)

@@ -74,6 +74,12 @@ _STATEMENTS: dict[str, list[Any]] = {
         "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :time_zone) on conflict (id) do update "
         "set name = excluded.name, location = excluded.location, "
         "time_zone = excluded.time_zone")],
+    "registry": [text(
+        "insert into vehicles (id, serial, model, capabilities, site_id) values (:id, :id, "
+        ":model, cast(:capabilities as jsonb), (select id from sites where id = "
+        "cast(:site as text))) on conflict (id) do update set model = excluded.model, "
+        "capabilities = excluded.capabilities, "
+        "site_id = coalesce(excluded.site_id, vehicles.site_id)")],
     # The zones fleet_manager has in force. A zone dropped from the set ends now (its row
     # stays, so history such as "missions that crossed an active zone" keeps it).
     "no_fly_zones": [
@@ -204,6 +210,8 @@ def _parameters(row: Row) -> dict[str, Any]:
             details = values["details"]
     if details is not None:
         values["details"] = json.dumps(details, default=str)
+    if row.kind == "registry":
+        values["capabilities"] = json.dumps(values["capabilities"])
     if row.kind == "vehicle":  # rows journaled by an older recorder lack these
         for key in ("model", "site", "home_lat", "home_lon"):
             values.setdefault(key, None)
