@@ -292,7 +292,7 @@ class MissionPlannerNode(Node):
             self.get_logger().warning(f"ignored /fleet/no_fly_zones, keeping the "
                                       f"{len(self.zones)} zones in force: {exc}")
             return
-        if [z.zone_id for z in zones] != [z.zone_id for z in self.zones] or zones != self.zones:
+        if zones != self.zones:
             self.get_logger().info(f"{len(zones)} no-fly zones in force "
                                    f"({', '.join(z.zone_id for z in zones) or 'none'})")
         self.zones = zones
