@@ -299,8 +299,11 @@ def test_a_mission_pinned_to_a_vehicle_is_flown_by_it_though_another_is_nearer(
     assert {f.vehicle_id for f in goal.feedback if f.vehicle_id} == {"uav1"}
 
 
-def test_a_vehicle_lost_mid_mission_hands_the_rest_to_another_vehicle(
-        graph: RosGraph, tmp_path: Path) -> None:
+def survey_under_way(graph: RosGraph, tmp_path: Path) -> tuple[GoalWatcher, Collector, Any]:
+    """Two vehicles; a survey flown by one of them, past its third waypoint.
+
+    Returns the goal, the mission events and the feedback that showed it under way.
+    """
     start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)},
                                   {"id": "uav1", "home": at(0, 10)}], factor=5.0)
     events = Collector(graph, MissionEvent, "/fleet/mission_events", EVENTS_QOS)
@@ -308,19 +311,31 @@ def test_a_vehicle_lost_mid_mission_hands_the_rest_to_another_vehicle(
     first = graph.wait_for(lambda: goal.feedback and goal.feedback[-1].current_waypoint >= 3
                            and goal.feedback[-1].vehicle_id and goal.feedback[-1], 90.0,
                            "mission under way")
-    failed = first.vehicle_id
-    inject = graph.node("inj").create_client(InjectFailure, "/fleet_sim/inject_failure")
-    graph.call(inject, InjectFailure.Request(vehicle_id=failed, active=True,
-                                             failure=InjectFailure.Request.FAILURE_LINK_LOSS))
+    return goal, events, first
+
+
+def finished_by_the_other(goal: GoalWatcher, events: Collector, first: Any, why: str) -> str:
+    """Check the survey went back to the queue and the other vehicle finished the rest."""
+    gone = first.vehicle_id
     result = goal.wait(180.0)
     assert result.final_state == "completed"
-    other = {"uav0": "uav1", "uav1": "uav0"}[failed]
-    handed = [e for e in events.snapshot() if e.to_state == "queued" and failed in e.reason]
-    assert handed, "the mission went back to the queue when the vehicle was lost"
+    other = {"uav0": "uav1", "uav1": "uav0"}[gone]
+    handed = [e for e in events.snapshot() if e.to_state == "queued" and gone in e.reason]
+    assert handed, f"the mission went back to the queue when the vehicle {why}"
     assigned = [e.vehicle_id for e in events.snapshot() if e.to_state == "active"]
     assert assigned[-1] == other
     resumed = [f for f in goal.feedback if f.vehicle_id == other]
     assert resumed[0].current_waypoint >= first.current_waypoint  # not flown from scratch
+    return other
+
+
+def test_a_vehicle_lost_mid_mission_hands_the_rest_to_another_vehicle(
+        graph: RosGraph, tmp_path: Path) -> None:
+    goal, events, first = survey_under_way(graph, tmp_path)
+    inject = graph.node("inj").create_client(InjectFailure, "/fleet_sim/inject_failure")
+    graph.call(inject, InjectFailure.Request(vehicle_id=first.vehicle_id, active=True,
+                                             failure=InjectFailure.Request.FAILURE_LINK_LOSS))
+    finished_by_the_other(goal, events, first, "was lost")
 
 
 def test_three_vehicles_contending_for_one_pad_are_served_lowest_battery_first(
@@ -567,26 +582,13 @@ def test_a_vehicle_put_in_maintenance_mid_mission_goes_home_and_another_finishes
         graph: RosGraph, tmp_path: Path) -> None:
     from fleet_interfaces.srv import SetMaintenance
 
-    start_graph(graph, tmp_path, [{"id": "uav0", "home": at(0, 0)},
-                                  {"id": "uav1", "home": at(0, 10)}], factor=5.0)
-    events = Collector(graph, MissionEvent, "/fleet/mission_events", EVENTS_QOS)
-    goal = mission(graph, survey_spec(size=80.0))
-    first = graph.wait_for(lambda: goal.feedback and goal.feedback[-1].current_waypoint >= 3
-                           and goal.feedback[-1].vehicle_id and goal.feedback[-1], 90.0,
-                           "mission under way")
+    goal, events, first = survey_under_way(graph, tmp_path)
     grounded = first.vehicle_id
     maintenance = graph.node("mechanic").create_client(SetMaintenance,
                                                        "/fleet_manager/set_maintenance")
     assert graph.call(maintenance, SetMaintenance.Request(
         vehicle_id=grounded, enabled=True, reason="camera gimbal noise")).success
-    result = goal.wait(180.0)
-    assert result.final_state == "completed"
-    other = {"uav0": "uav1", "uav1": "uav0"}[grounded]
-    handed = [e for e in events.snapshot() if e.to_state == "queued" and grounded in e.reason]
-    assert handed, "the mission went back to the queue when its vehicle went to maintenance"
-    assert [e.vehicle_id for e in events.snapshot() if e.to_state == "active"][-1] == other
-    resumed = [f for f in goal.feedback if f.vehicle_id == other]
-    assert resumed[0].current_waypoint >= first.current_waypoint
+    finished_by_the_other(goal, events, first, "went to maintenance")
     state = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
     graph.wait_for(lambda: (s := state.last()) and any(
         v.vehicle_id == grounded and not v.armed for v in s.vehicles), 60.0,

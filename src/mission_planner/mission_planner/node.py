@@ -727,16 +727,9 @@ class MissionPlannerNode(Node):
     def tick(self) -> None:
         now = self.now()
         self.check_vehicles()
-        grounded = self.grounded_by_wind()
         decisions = self.dispatcher.tick(now, self.candidates(),
-                                         busy=set(self.charging.busy_vehicles()) | grounded)
-        if grounded:
-            wind = self.current_wind()
-            assert wind is not None
-            for mid, why in self.dispatcher.waiting_reasons.items():
-                if why.startswith("no free vehicle"):
-                    self.dispatcher.waiting_reasons[mid] = (
-                        f"{why}; {len(grounded)} grounded by wind {wind.speed_mps:.1f} m/s")
+                                         busy=self.charging.busy_vehicles(),
+                                         grounded=self.grounded_by_wind())
         self.adopt_spawned()
         for decision in decisions:
             try:
@@ -748,17 +741,19 @@ class MissionPlannerNode(Node):
         self.publish_events()
         self.publish_status()
 
-    def grounded_by_wind(self) -> set[str]:
-        """The vehicles the reported wind is above the limit of: no new work until it drops.
+    def grounded_by_wind(self) -> dict[str, str]:
+        """The vehicles the reported wind is above the limit of, and why: no new work until
+        it drops.
 
         A storm that arrives after a mission was queued keeps the mission waiting (with the
         reason) instead of failing it when it is planned for a vehicle.
         """
         wind = self.current_wind()
         if wind is None:
-            return set()
+            return {}
         default = self.settings.max_wind_mps
-        return {vid for vid, v in self.vehicles.items()
+        why = f"by wind {wind.speed_mps:.1f} m/s"
+        return {vid: why for vid, v in self.vehicles.items()
                 if wind.speed_mps > (default if v.spec.max_wind_mps is None
                                      else v.spec.max_wind_mps)}
 

@@ -461,3 +461,14 @@ def test_an_emergency_takes_the_vehicle_of_a_paused_mission_which_is_queued_agai
     # Queued, it can no longer time out as a paused mission.
     assert d.tick(4.0 + d.config.paused_timeout_s + 1, [flying("v1", 0)]) == []
     assert victim.state is S.QUEUED
+
+
+def test_grounded_vehicles_take_no_work_and_the_waiting_mission_says_why() -> None:
+    d = Dispatcher()
+    d.submit(mission("survey"), now=0.0)
+    fleet = [vehicle("v1", 0), vehicle("v2", 50)]
+    storm = {"v1": "by wind 20.0 m/s", "v2": "by wind 20.0 m/s"}
+    assert d.tick(1.0, fleet, grounded=storm) == []
+    assert d.waiting_reasons["survey"] == "no free vehicle; 2 grounded by wind 20.0 m/s"
+    assert d.get("survey").state is S.QUEUED
+    assert assigned(d.tick(2.0, fleet, grounded={"v2": "by wind 20.0 m/s"})) == {"survey": "v1"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -165,6 +165,7 @@ class Dispatcher:
         self.waiting_reasons: dict[str, str] = {}  # queued mission -> why no vehicle yet
         self._pin_missing_since: dict[str, float] = {}  # mission id -> first tick without it
         self._unservable_since: dict[str, float] = {}  # mission id -> first tick nobody could
+        self._grounded_note = ""  # "; 2 grounded by wind 14.0 m/s" during a tick
 
     # ----------------------------------------------------------------- queries
 
@@ -410,12 +411,19 @@ class Dispatcher:
     # ----------------------------------------------------------------- the tick
 
     def tick(self, now: float, vehicles: Sequence[VehicleCandidate], *,
-             busy: Collection[str] = frozenset()) -> list[Decision]:
+             busy: Collection[str] = frozenset(),
+             grounded: Mapping[str, str] | None = None) -> list[Decision]:
         """Run one dispatch pass over the fleet snapshot ``vehicles``.
 
         ``busy`` names vehicles taken by something else (queued for or on a charging pad).
+        ``grounded`` maps vehicles that may take no new work to why ("by wind 20.0 m/s"):
+        busy too, and a mission left waiting says how many are grounded and why.
         Returns the decisions in the order they were taken.
         """
+        grounded = grounded or {}
+        busy = set(busy) | set(grounded)
+        self._grounded_note = "".join(f"; {n} grounded {why}"
+                                      for why, n in Counter(grounded.values()).items())
         decisions: list[Decision] = []
         self._spawn_recurring(now)
         decisions.extend(self._expire(now))
@@ -509,7 +517,7 @@ class Dispatcher:
             since = self._pin_missing_since.setdefault(mission_id, now)
             grace = self.config.pin_grace_s
             if now - since > grace:
-                return self._fail_pinned(record, now, (
+                return self._fail(record, now, (
                     f"pinned vehicle {pin} has not been in the fleet for {now - since:.0f} s "
                     f"(grace {grace:g} s)"))
             return self._wait_pinned(record, pin, f"is not in the fleet picture (the mission "
@@ -517,7 +525,7 @@ class Dispatcher:
         self._pin_missing_since.pop(mission_id, None)
         gap = matrix.full_battery_gap(demand, i)
         if gap is not None:
-            return self._fail_pinned(record, now, f"pinned vehicle {pin} can never fly it: {gap}")
+            return self._fail(record, now, f"pinned vehicle {pin} can never fly it: {gap}")
         gap = matrix.capability_gap(demand, i)
         if gap is not None:
             return self._wait_pinned(record, pin, gap)
@@ -601,7 +609,7 @@ class Dispatcher:
         grace = self.config.unservable_grace_s
         if now - since >= grace:
             del self._unservable_since[record.mission_id]
-            return self._fail_pinned(record, now, f"{why} for {now - since:.0f} s")
+            return self._fail(record, now, f"{why} for {now - since:.0f} s")
         self.waiting_reasons[record.mission_id] = f"{why} (fails after {grace:g} s)"
         return []
 
@@ -609,7 +617,7 @@ class Dispatcher:
         self.waiting_reasons[record.mission_id] = f"pinned to {pin}, which {why}"
         return []
 
-    def _fail_pinned(self, record: MissionRecord, now: float, reason: str) -> list[Decision]:
+    def _fail(self, record: MissionRecord, now: float, reason: str) -> list[Decision]:
         self._end(record, MissionState.FAILED, now, reason, self.config.actor)
         self._settle_parent(record, now)
         return [Fail(record.mission_id, None, reason)]
@@ -694,12 +702,13 @@ class Dispatcher:
 
     def _why_not(self, demand: Demand, matrix: FleetMatrix, free: BoolArray) -> str:
         if not free.any():
-            return "no free vehicle"
-        capable = matrix.capable(demand) & free
-        if not capable.any():
+            why = "no free vehicle"
+        elif not (matrix.capable(demand) & free).any():
             model = f", model {demand.required_model}" if demand.required_model else ""
-            return f"no free vehicle carries {demand.payload_kg:g} kg{model}"
-        return "no free vehicle has the energy or range, even after charging"
+            why = f"no free vehicle carries {demand.payload_kg:g} kg{model}"
+        else:
+            why = "no free vehicle has the energy or range, even after charging"
+        return why + self._grounded_note
 
     # ----------------------------------------------------------------- housekeeping
 
