@@ -39,6 +39,14 @@ if [[ -z "$(psql_super -d postgres -c "select 1 from pg_roles where rolname = '$
   log "creating role $DB_USER"
   psql_super -d postgres -c "create role \"$DB_USER\" login password '$DB_USER'"
 fi
+# The web bridge runs its requests as fleet_web, the role the row-level security policies
+# apply to (migration 0005); the application role may switch to it with SET ROLE.
+WEB_ROLE="${FLEET_DB_WEB_ROLE:-fleet_web}"
+if [[ -z "$(psql_super -d postgres -c "select 1 from pg_roles where rolname = '$WEB_ROLE'")" ]]; then
+  log "creating role $WEB_ROLE"
+  psql_super -d postgres -c "create role \"$WEB_ROLE\" nologin"
+fi
+psql_super -d postgres -c "grant \"$WEB_ROLE\" to \"$DB_USER\"" >/dev/null 2>&1 || true
 for db in "${DB_NAMES[@]}"; do
   if [[ -z "$(psql_super -d postgres -c "select 1 from pg_database where datname = '$db'")" ]]; then
     log "creating database $db"

@@ -24,7 +24,7 @@ TABLES = {
     "sites", "vehicles", "charging_stations", "charging_sessions", "no_fly_zones", "missions",
     "mission_waypoints", "mission_events", "coordination_events", "telemetry",
     "telemetry_1min", "rollup_watermarks", "telemetry_rollup_dirty", "flights", "users",
-    "roles", "api_keys", "audit_log",
+    "roles", "api_keys", "audit_log", "refresh_tokens",
 }
 
 

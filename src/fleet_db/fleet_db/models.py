@@ -455,6 +455,7 @@ class ApiKey(Base):
     """An API key; only its hash is stored, ``prefix`` identifies it in listings and logs."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_prefix", "prefix", unique=True),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -465,6 +466,30 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(TZ)
     revoked_at: Mapped[datetime | None] = mapped_column(TZ)
     last_used_at: Mapped[datetime | None] = mapped_column(TZ)
+    # A vehicle's ingest key is scoped to its site and to that one vehicle.
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    vehicle_id: Mapped[str | None] = mapped_column(Text)
+
+
+class RefreshToken(Base):
+    """A web session's refresh token, stored hashed; each use rotates it within its family.
+
+    A token presented after it was used (``used_at`` set) is a replay: the whole family is
+    revoked, logging out both the thief and the victim (OAuth 2.0 security BCP, 4.14).
+    """
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    family: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    issued_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(TZ)
+    used_at: Mapped[datetime | None] = mapped_column(TZ)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZ)
+    remote_addr: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):
@@ -487,3 +512,8 @@ class AuditEntry(Base):
     site_id: Mapped[str | None] = mapped_column(Text)
     remote_addr: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    username: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(Text)
+    method: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)  # allowed | refused | failed
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)

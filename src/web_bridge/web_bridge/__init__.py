@@ -1,0 +1,1 @@
+"""The web bridge: the fleet over REST and one WebSocket (FastAPI, uvicorn, Redis)."""

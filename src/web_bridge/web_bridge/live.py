@@ -1,0 +1,65 @@
+"""The bridge's in-memory picture of the graph, updated on the event loop from the ROS feed.
+
+Every instance keeps its own copy from its own subscriptions, so the API still answers when
+Redis is down. Listeners (the Redis tier, the WebSocket hub) are told of each change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+Listener = Callable[[str, Any], None]
+
+
+class FleetPicture:
+    """Vehicles, missions, zones, recent events and charging sessions, as dicts."""
+
+    def __init__(self, events_kept: int = 1000) -> None:
+        self.vehicles: dict[str, dict[str, Any]] = {}
+        self.missions: dict[str, dict[str, Any]] = {}
+        self.zones: list[dict[str, Any]] = []
+        self.events: deque[dict[str, Any]] = deque(maxlen=events_kept)
+        self.charging: dict[str, dict[str, Any]] = {}  # vehicle -> newest session
+        self.fleet_received: float | None = None  # wall time of the newest /fleet/status
+        self.missions_received: float | None = None
+        self.zones_received: float | None = None
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener(kind, payload)`` after every update."""
+        self._listeners.append(listener)
+
+    def on_update(self, kind: str, payload: Any) -> None:
+        """Apply one update from the ROS feed (runs on the event loop)."""
+        now = time.time()
+        if kind == "fleet":
+            self.vehicles = {v["vehicle_id"]: v for v in payload}
+            self.fleet_received = now
+        elif kind == "missions":
+            self.missions = {m["mission_id"]: m for m in payload}
+            self.missions_received = now
+        elif kind == "zones":
+            self.zones = list(payload)
+            self.zones_received = now
+        elif kind in ("event", "mission_event"):
+            self.events.append(payload)
+        elif kind == "charging_session":
+            self.charging[payload["vehicle_id"]] = payload
+        for listener in self._listeners:
+            listener(kind, payload)
+
+    def vehicle_site(self, vehicle_id: str | None) -> str | None:
+        """Return the site of a vehicle in the picture (None when unknown or without one)."""
+        if not vehicle_id:
+            return None
+        v = self.vehicles.get(vehicle_id)
+        return v.get("site_id") if v else None
+
+    def mission_site(self, mission: dict[str, Any]) -> str | None:
+        """Return the site of a mission: its vehicle's, else its pinned vehicle's."""
+        return (self.vehicle_site(mission.get("vehicle_id"))
+                or self.vehicle_site(mission.get("pinned_vehicle_id"))
+                or mission.get("site_id"))

@@ -1,0 +1,96 @@
+"""The bridge's settings, from ``FLEET_*`` environment variables, validated once at start-up.
+
+No secret has a default: without ``FLEET_JWT_SECRET`` the bridge refuses to start, naming the
+variable. Errors name the variable and the bad value (never a secret's value).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleet_db.db import DEFAULT_URL
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """Everything the bridge reads from its environment (prefix ``FLEET_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEET_", extra="ignore", frozen=True)
+
+    # Where it listens and what it talks to.
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    database_url: str = DEFAULT_URL
+    db_role: str = "fleet_web"  # the role row-level security applies to (SET LOCAL ROLE)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field("fleet:", min_length=1, max_length=64)
+    instance_id: str = Field(default_factory=lambda: secrets.token_hex(4),
+                             pattern=r"^[a-z0-9_]{1,32}$")
+    ros_domain_id: int | None = Field(None, ge=0, le=232)
+    fleet_manager_ns: str = "/fleet_manager"
+    mission_planner_ns: str = "/mission_planner"
+
+    # Accounts.
+    jwt_secret: SecretStr
+    access_token_ttl_s: int = Field(900, ge=30, le=86_400)
+    refresh_token_ttl_s: int = Field(30 * 86_400, ge=60)
+    ws_ticket_ttl_s: int = Field(30, ge=5, le=600)
+    cookie_secure: bool = True
+    # argon2id cost; tests lower these (never in production).
+    argon2_time_cost: int = Field(3, ge=1, le=20)
+    argon2_memory_kib: int = Field(65_536, ge=8, le=4_194_304)
+
+    # Limits.
+    rate_limit_per_minute: int = Field(600, ge=1)  # per user, all routes
+    login_rate_limit_per_minute: int = Field(20, ge=1)  # per client address
+    ingest_rate_per_second: float = Field(20.0, gt=0)  # per API key, batches
+    max_body_bytes: int = Field(2_000_000, ge=1024)
+    ros_timeout_s: float = Field(5.0, gt=0, le=120)
+    ack_timeout_s: float = Field(10.0, gt=0, le=300)
+
+    # Live tier and WebSocket.
+    state_ttl_s: int = Field(30, ge=1)  # a silent vehicle's live state expires
+    stream_maxlen: int = Field(10_000, ge=10)
+    ws_event_queue: int = Field(256, ge=8, le=100_000)
+    ws_stuck_timeout_s: float = Field(10.0, gt=0)
+    ws_fleet_rate_hz: float = Field(2.0, gt=0, le=50)
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres(cls, value: str) -> str:
+        if not value.startswith("postgresql"):
+            raise ValueError(f"{value.split(':', 1)[0]!r} is not a postgresql URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{value.split(':', 1)[0]!r} is not a redis:// URL")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Return the settings from the environment (and ``overrides``); raise SettingsError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = "_".join(str(p) for p in err["loc"]).upper()
+            what = "is required" if err["type"] == "missing" else err["msg"]
+            problems.append(f"FLEET_{key} {what}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
