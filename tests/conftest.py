@@ -51,6 +51,7 @@ def graph() -> Iterator[object]:
 
     with claimed_domain() as domain:
         g = RosGraph(domain_id=domain)
+        g.domain_id = domain  # type: ignore[attr-defined]  # for processes joining this graph
         try:
             yield g
         finally:
