@@ -71,15 +71,17 @@ from fleet_core.planning import (
 )
 from fleet_core.planning.request import area_to_geojson
 from fleet_interfaces.action import ExecuteMission, RequestCharge
-from fleet_interfaces.msg import ChargingSession as ChargingSessionMsg
+from fleet_interfaces.msg import ChargingQueue as ChargingQueueMsg
 from fleet_interfaces.msg import (
-    ChargingStation as ChargingStationMsg,
-)
-from fleet_interfaces.msg import (
+    ChargingQueueEntry,
     FleetStatus,
     MissionEvent,
     MissionStatusArray,
     NoFlyZoneArray,
+)
+from fleet_interfaces.msg import ChargingSession as ChargingSessionMsg
+from fleet_interfaces.msg import (
+    ChargingStation as ChargingStationMsg,
 )
 from fleet_interfaces.msg import (
     WindObservation as WindMsg,
@@ -220,6 +222,9 @@ class MissionPlannerNode(Node):
                                                 EVENTS_QOS)
         self.sessions_pub = self.create_publisher(ChargingSessionMsg,
                                                   "/fleet/charging_sessions", EVENTS_QOS)
+        self.queue_pub = self.create_publisher(ChargingQueueMsg, "/fleet/charging_queue",
+                                               FLEET_QOS)
+        self._queue_sent: tuple[Any, float] | None = None  # (what, when) last published
         self.create_subscription(FleetStatus, "/fleet/status", self.on_fleet_status, FLEET_QOS)
         self.create_subscription(WindMsg, "/fleet/weather/wind", self.on_wind, 10)
         self.create_subscription(NoFlyZoneArray, "/fleet/no_fly_zones", self.on_zones, FLEET_QOS)
@@ -740,6 +745,7 @@ class MissionPlannerNode(Node):
         self.track_runs()
         self.publish_events()
         self.publish_status()
+        self.publish_charging_queue(now)
 
     def grounded_by_wind(self) -> dict[str, str]:
         """The vehicles the reported wind is above the limit of, and why: no new work until
@@ -1199,6 +1205,59 @@ class MissionPlannerNode(Node):
                 record.demand.distance_m, remaining_m=remaining, eta_s=eta, reason=reason,
                 now=now))
         return out
+
+    def charging_entries(self, now: float) -> list[ChargingQueueEntry]:
+        """Every vehicle of the charging queue with its place, pad and waits."""
+        estimates = {e.vehicle_id: e for e in self.charging.estimates(now)}
+        rates = {st.station_id: st for st in self.charging.stations}
+        queued, others = [], []
+        for vid, c in self.charges.items():
+            v = self.vehicles.get(vid)
+            pct = v.battery_pct if v is not None else math.nan
+            entry = ChargingQueueEntry(vehicle_id=vid, state=c.state, station_id=c.station_id,
+                                       pad=int(c.pad), battery_pct=float(pct),
+                                       target_pct=float(c.target_pct), time_to_full_s=math.nan)
+            e = estimates.get(vid)
+            if e is not None:
+                entry.state, entry.queue_position, entry.station_id = "queued", e.position, \
+                    e.station_id
+                entry.pad, entry.estimated_wait_s = -1, float(e.wait_s)
+                entry.time_to_full_s = float(e.time_to_full_s)
+                queued.append(entry)
+                continue
+            station = rates.get(c.station_id)
+            if station is not None and math.isfinite(pct):
+                entry.time_to_full_s = station.charge_time_s(
+                    pct, c.target_pct, self.spec(vid).battery_capacity_wh)
+            others.append(entry)
+        queued.sort(key=lambda q: q.queue_position)
+        return queued + sorted(others, key=lambda q: q.vehicle_id)
+
+    def publish_charging_queue(self, now: float) -> None:
+        """Publish the stations and the queue on a change, and every second while busy."""
+        try:
+            entries = self.charging_entries(now)
+        except (ChargingError, ValueError) as exc:  # an output must never stop the tick
+            self.get_logger().error(f"charging queue not published: {exc}",
+                                    throttle_duration_sec=10.0)
+            return
+        shape = tuple((q.vehicle_id, q.state, q.queue_position, q.station_id, q.pad)
+                      for q in entries)
+        if self._queue_sent is not None:
+            last, at = self._queue_sent
+            if last == shape and (not entries or now - at < 1.0):
+                return
+        self._queue_sent = (shape, now)
+        stations = []
+        for st in self.settings.stations:
+            pads = [p for p in self.settings.pads if p.station_id == st.station_id]
+            stations.append(ChargingStationMsg(
+                id=st.station_id, name=st.station_id, site=st.site or "",
+                location=geo_msg(st.position), pads=[geo_msg(p.position) for p in pads],
+                charge_rate_w=float(st.charge_rate_w),
+                pad_radius_m=float(pads[0].radius_m) if pads else 0.0))
+        self.queue_pub.publish(ChargingQueueMsg(stamp=to_time(now), stations=stations,
+                                                entries=entries))
 
     def publish_status(self) -> None:
         msg = MissionStatusArray()

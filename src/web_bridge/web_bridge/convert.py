@@ -11,7 +11,9 @@ import math
 from typing import Any
 
 from fleet_interfaces.msg import (
+    ChargingQueue,
     ChargingSession,
+    ChargingStation,
     CoordinationEvent,
     MissionEvent,
     MissionStatus,
@@ -141,4 +143,27 @@ def charging_session(m: ChargingSession) -> dict[str, Any]:
         "ended_at": stamp(m.ended_at), "queue_wait_s": num(m.queue_wait_s),
         "start_pct": num(m.start_pct), "end_pct": num(m.end_pct),
         "energy_wh": num(m.energy_wh), "completed": bool(m.completed),
+    }
+
+
+def charging_station(m: ChargingStation) -> dict[str, Any]:
+    """Convert one fleet_interfaces/ChargingStation."""
+    return {
+        "station_id": m.id, "name": m.name or m.id, "site_id": m.site or None,
+        "location": point(m.location), "pads": [point(p) for p in m.pads],
+        "charge_rate_w": num(m.charge_rate_w), "pad_radius_m": num(m.pad_radius_m),
+    }
+
+
+def charging_queue(m: ChargingQueue) -> dict[str, Any]:
+    """Convert one fleet_interfaces/ChargingQueue (stations and the queue with its waits)."""
+    return {
+        "stamp": stamp(m.stamp),
+        "stations": [charging_station(s) for s in m.stations],
+        "entries": [{
+            "vehicle_id": e.vehicle_id, "state": e.state,
+            "queue_position": int(e.queue_position), "station_id": e.station_id or None,
+            "pad": int(e.pad) if e.pad >= 0 else None, "battery_pct": num(e.battery_pct),
+            "target_pct": num(e.target_pct), "estimated_wait_s": num(e.estimated_wait_s),
+            "time_to_full_s": num(e.time_to_full_s)} for e in m.entries],
     }

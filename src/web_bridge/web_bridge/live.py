@@ -23,6 +23,11 @@ class FleetPicture:
         self.zones: list[dict[str, Any]] = []
         self.events: deque[dict[str, Any]] = deque(maxlen=events_kept)
         self.charging: dict[str, dict[str, Any]] = {}  # vehicle -> newest session
+        # The planner's stations and live queue with waits (/fleet/charging_queue).
+        self.charging_queue: dict[str, Any] | None = None
+        # Site of each mission (or recurring template) created through a bridge: a mission
+        # without a vehicle yet is still scoped to its site (filled from Redis at start).
+        self.mission_sites: dict[str, str] = {}
         self.fleet_received: float | None = None  # wall time of the newest /fleet/status
         self.missions_received: float | None = None
         self.zones_received: float | None = None
@@ -39,6 +44,8 @@ class FleetPicture:
             self.vehicles = {v["vehicle_id"]: v for v in payload}
             self.fleet_received = now
         elif kind == "missions":
+            for m in payload:
+                m.setdefault("site_id", self.created_site(m["mission_id"]))
             self.missions = {m["mission_id"]: m for m in payload}
             self.missions_received = now
         elif kind == "zones":
@@ -48,6 +55,8 @@ class FleetPicture:
             self.events.append(payload)
         elif kind == "charging_session":
             self.charging[payload["vehicle_id"]] = payload
+        elif kind == "charging_queue":
+            self.charging_queue = payload
         for listener in self._listeners:
             listener(kind, payload)
 
@@ -58,8 +67,22 @@ class FleetPicture:
         v = self.vehicles.get(vehicle_id)
         return v.get("site_id") if v else None
 
+    def created_site(self, mission_id: str) -> str | None:
+        """Return the site a mission was created for through a bridge, if known.
+
+        Parts of a split survey (``<id>/<k>``) and occurrences of a recurring template
+        (``<template>@<time>``) belong to the site of their parent.
+        """
+        site = self.mission_sites.get(mission_id)
+        if site is None:
+            root = mission_id.split("/", 1)[0].split("@", 1)[0]
+            site = self.mission_sites.get(root)
+        return site
+
     def mission_site(self, mission: dict[str, Any]) -> str | None:
-        """Return the site of a mission: its vehicle's, else its pinned vehicle's."""
-        return (self.vehicle_site(mission.get("vehicle_id"))
-                or self.vehicle_site(mission.get("pinned_vehicle_id"))
-                or mission.get("site_id"))
+        """Return the site of a mission: the one it was created for, else its vehicle's,
+        else its pinned vehicle's (a mission belongs to whoever asked for it, not to the
+        site the dispatcher happened to borrow a vehicle from)."""
+        return (mission.get("site_id")
+                or self.vehicle_site(mission.get("vehicle_id"))
+                or self.vehicle_site(mission.get("pinned_vehicle_id")))

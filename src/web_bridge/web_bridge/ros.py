@@ -20,6 +20,7 @@ from rclpy.task import Future
 
 from fleet_interfaces.action import ExecuteMission, RequestCharge
 from fleet_interfaces.msg import (
+    ChargingQueue,
     ChargingSession,
     CoordinationEvent,
     FleetStatus,
@@ -81,6 +82,8 @@ class BridgeNode(Node):
                                  FLEET_QOS)
         self.create_subscription(ChargingSession, "/fleet/charging_sessions",
                                  self.charging_callback, EVENTS_QOS)
+        self.create_subscription(ChargingQueue, "/fleet/charging_queue",
+                                 self.charging_queue_callback, FLEET_QOS)
         self.clients_by_name: dict[str, Client[Any, Any]] = {}
         for name, srv in PLANNER_SERVICES.items():
             self.clients_by_name[name] = self.create_client(
@@ -121,6 +124,11 @@ class BridgeNode(Node):
     def charging_callback(self, msg: ChargingSession) -> None:
         """Hand a charging session on."""
         self._emit("charging_session", lambda: convert.charging_session(msg))
+
+
+    def charging_queue_callback(self, msg: ChargingQueue) -> None:
+        """Hand the charging stations and queue on."""
+        self._emit("charging_queue", lambda: convert.charging_queue(msg))
 
 
 class RosLink:
