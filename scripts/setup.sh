@@ -109,7 +109,19 @@ else
   build_sum > "$STAMPS/build"
 fi
 
-# --- 5. Database: role, database, PostGIS, migrations. -------------------------------------
+# --- 5. Tools the tests use: pdftoppm turns report PDFs into pictures. ------------------
+if ! command -v pdftoppm >/dev/null; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing poppler-utils (pdftoppm, to look at report PDFs)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils >/dev/null 2>&1 || {
+      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils >/dev/null
+    } || die "apt-get install poppler-utils failed"
+  else
+    log "warning: pdftoppm is missing (apt-get install poppler-utils); the report PDF test will be skipped"
+  fi
+fi
+
+# --- 6. Database: role, database, PostGIS, migrations. -------------------------------------
 # Again, now that install/ exists: the migrations import fleet_db from the built workspace.
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"
