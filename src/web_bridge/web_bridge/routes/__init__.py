@@ -10,8 +10,10 @@ from web_bridge.routes import (
     auth,
     charging,
     events,
+    fleet,
     health,
     ingest,
+    keys,
     missions,
     reports,
     sites,
@@ -24,6 +26,6 @@ from web_bridge.routes import (
 
 router = APIRouter()
 router.include_router(health.router)
-for module in (auth, users, sites, vehicles, zones, charging, missions, telemetry, reports,
-               events, audit, ingest, ws):
+for module in (auth, users, sites, vehicles, fleet, zones, charging, missions, telemetry, reports,
+               events, audit, keys, ingest, ws):
     router.include_router(module.router, prefix=API)
