@@ -3,6 +3,8 @@ the test's domain, the bridge joined to it. Commands answer once the vehicle act
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 import yaml
 from rclpy.parameter import Parameter
 from sqlalchemy import text
+from websockets.exceptions import ConnectionClosed
 
 from fleet_core.geo import GeoPoint, LocalFrame
 from fleet_interfaces.srv import InjectFailure
@@ -22,6 +25,7 @@ from fleet_sim.node import FleetSimNode
 from mission_planner.node import MissionPlannerNode
 
 from .conftest import Accounts, BridgeServer, token_of
+from .test_ws import open_ws, subscribe
 
 pytestmark = pytest.mark.ros
 T = TypeVar("T")
@@ -116,6 +120,40 @@ def bridge_sees(server: BridgeServer, *vehicles: str) -> None:
           f"the bridge's picture shows {vehicles}")
 
 
+class MissionWatcher:
+    """Follows ``mission/<id>`` on the bridge's WebSocket in a thread: the snapshot, then
+    every update's mission, in order."""
+
+    def __init__(self, server: BridgeServer, token: str, mission_id: str) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._ws = open_ws(server, token)
+        ws = self._ws.__enter__()
+        answer = subscribe(ws, f"mission/{mission_id}")
+        if answer.get("data"):
+            self.seen.append(answer["data"])
+        self._thread = threading.Thread(target=self._read, args=(ws,), daemon=True)
+        self._thread.start()
+
+    def _read(self, ws: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                message = json.loads(ws.recv(timeout=0.2))
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                return
+            if message.get("type") == "update" and message.get("kind") == "mission":
+                self.seen.append(message["data"])
+
+    def stop(self) -> list[dict[str, Any]]:
+        """Stop reading and return what was seen."""
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+        self._ws.__exit__(None, None, None)
+        return self.seen
+
+
 def test_a_survey_is_previewed_created_paused_resumed_and_completed(
         graph: RosGraph, tmp_path: Path, start_bridge: Any, accounts: Accounts) -> None:
     site = accounts.site("a")
@@ -138,6 +176,7 @@ def test_a_survey_is_previewed_created_paused_resumed_and_completed(
         mid = created.json()["mission_id"]
         assert created.json()["site_id"] == site
         assert created.json()["created_by"] == op
+        watcher = MissionWatcher(server, token_of(server, op), mid)
 
         until(lambda: mission_in(c, mid, "active"), 30.0, "the mission active")
         paused = c.post(f"/api/v1/missions/{mid}/pause", json={"reason": "bird nearby"})
@@ -165,6 +204,16 @@ def test_a_survey_is_previewed_created_paused_resumed_and_completed(
         late = c.post(f"/api/v1/missions/{mid}/pause")
         assert late.status_code == 409
         assert "completed" in late.json()["detail"]
+    # The same flight as the WebSocket showed it: states in order, progress rising to 100 %.
+    seen = watcher.stop()
+    states = [m["state"] for m in seen]
+    assert "paused" in states
+    assert states[-1] == "completed"
+    assert states.index("paused") < len(states) - 1 - states[::-1].index("active")
+    flown = [m["progress_pct"] or 0.0 for m in seen]
+    assert flown == sorted(flown)
+    assert flown[-1] == pytest.approx(100.0)
+    assert len({round(p) for p in flown}) >= 3, f"too few progress updates: {flown}"
 
 
 def test_abort_is_acknowledged_by_the_vehicle_and_other_sites_cannot_command(
