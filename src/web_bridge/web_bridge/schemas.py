@@ -8,6 +8,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from web_bridge.errors import InvalidInputError
+
 T = TypeVar("T")
 
 
@@ -47,6 +49,17 @@ def decode_cursor(cursor: str | None) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ValueError(f"cursor {cursor[:40]!r} is not one this API returned") from None
+
+
+def string_cursor(cursor: str | None) -> str | None:
+    """Return the id a page's cursor points after; raise InvalidInputError (422) on garbage."""
+    try:
+        after = decode_cursor(cursor)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if after is not None and not isinstance(after, str):
+        raise InvalidInputError("cursor is not one this route returned")
+    return after
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -39,7 +39,7 @@ from web_bridge.db import system
 from web_bridge.deps import BridgeDep, Operator, ScopedConn, Viewer, check_site
 from web_bridge.errors import GraphTimeoutError, GraphUnavailableError, RefusedError
 from web_bridge.routes.vehicles import VEHICLE_ID
-from web_bridge.schemas import ERRORS, GeoPoint, Page, decode_cursor, encode_cursor
+from web_bridge.schemas import ERRORS, GeoPoint, Page, encode_cursor, string_cursor
 from web_bridge.security import Principal
 
 log = logging.getLogger(__name__)
@@ -449,12 +449,7 @@ async def list_missions(
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> dict[str, Any]:
     """List missions by id: the planner's (live) and the stored ones, filtered, paged."""
-    try:
-        after = decode_cursor(cursor)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
-    if after is not None and not isinstance(after, str):
-        raise HTTPException(422, "cursor is not one this route returned")
+    after = string_cursor(cursor)
     since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
     live: dict[str, dict[str, Any]] = {}

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Row
 
 from web_bridge.app import audit_info
 from web_bridge.deps import Admin, ScopedConn, Viewer, check_site
-from web_bridge.schemas import ERRORS, GeoPoint, Page, decode_cursor, encode_cursor
+from web_bridge.schemas import ERRORS, GeoPoint, Page, encode_cursor, string_cursor
 
 router = APIRouter(prefix="/sites", tags=["sites"], responses=ERRORS)
 SITE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -79,12 +79,7 @@ async def list_sites(principal: Viewer, conn: ScopedConn,
                      cursor: Annotated[str | None, Query(max_length=200)] = None,
                      ) -> dict[str, Any]:
     """List the sites the caller may see, by id, a page at a time."""
-    try:
-        after = decode_cursor(cursor)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
-    if after is not None and not isinstance(after, str):
-        raise HTTPException(422, "cursor is not one this route returned")
+    after = string_cursor(cursor)
     rows = (await conn.execute(text(
         f"{_COLUMNS} where (cast(:after as text) is null or id > :after) "
         f"order by id limit :n"), {"after": after, "n": limit + 1})).all()

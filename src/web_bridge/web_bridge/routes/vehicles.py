@@ -13,7 +13,7 @@ from fleet_interfaces.srv import AddVehicle, RemoveVehicle, SetMaintenance
 from web_bridge.app import Bridge, audit_info
 from web_bridge.deps import Admin, BridgeDep, Operator, Viewer, check_site
 from web_bridge.errors import GraphUnavailableError, RefusedError
-from web_bridge.schemas import ERRORS, GeoPoint, Page, decode_cursor, encode_cursor
+from web_bridge.schemas import ERRORS, GeoPoint, Page, encode_cursor, string_cursor
 from web_bridge.security import Principal
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"], responses=ERRORS)
@@ -117,12 +117,7 @@ async def list_vehicles(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """List the vehicles the caller may see, by id, filtered, a page at a time."""
-    try:
-        after = decode_cursor(cursor)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
-    if after is not None and not isinstance(after, str):
-        raise HTTPException(422, "cursor is not one this route returned")
+    after = string_cursor(cursor)
     items = sorted(visible_vehicles(bridge, principal), key=lambda v: v["vehicle_id"])
     needle = q.lower() if q else None
     out = []
