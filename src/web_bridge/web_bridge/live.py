@@ -6,6 +6,7 @@ Redis is down. Listeners (the Redis tier, the WebSocket hub) are told of each ch
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -32,6 +33,26 @@ class FleetPicture:
         self.missions_received: float | None = None
         self.zones_received: float | None = None
         self._listeners: list[Listener] = []
+        self._vehicle_json: dict[str, str] = {}
+        self._vehicle_order: list[str] | None = None
+
+    def vehicle_json(self, vehicle_id: str) -> str:
+        """Return a vehicle of the picture as JSON, encoded once per /fleet/status.
+
+        Lists of 1,000 vehicles are served to many clients each second: encoding each vehicle
+        once, instead of validating and encoding it per request, is what keeps them cheap.
+        """
+        text = self._vehicle_json.get(vehicle_id)
+        if text is None:
+            text = json.dumps(self.vehicles[vehicle_id], separators=(",", ":"))
+            self._vehicle_json[vehicle_id] = text
+        return text
+
+    def vehicle_order(self) -> list[str]:
+        """Return the ids of the picture's vehicles, sorted (once per /fleet/status)."""
+        if self._vehicle_order is None:
+            self._vehicle_order = sorted(self.vehicles)
+        return self._vehicle_order
 
     def listen(self, listener: Listener) -> None:
         """Call ``listener(kind, payload)`` after every update."""
@@ -42,6 +63,8 @@ class FleetPicture:
         now = time.time()
         if kind == "fleet":
             self.vehicles = {v["vehicle_id"]: v for v in payload}
+            self._vehicle_json = {}
+            self._vehicle_order = None
             self.fleet_received = now
         elif kind == "missions":
             for m in payload:

@@ -34,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
                             loop="uvloop", http="httptools", ws="websockets-sansio",
                             log_level=args.log_level, proxy_headers=True,
-                            timeout_graceful_shutdown=5, ws_max_size=1_048_576)
+                            timeout_graceful_shutdown=5, ws_max_size=1_048_576,
+                            ws_per_message_deflate=settings.ws_compression)
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
     return 0

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     ws_event_queue: int = Field(256, ge=8, le=100_000)
     ws_stuck_timeout_s: float = Field(10.0, gt=0)
     ws_fleet_rate_hz: float = Field(2.0, gt=0, le=50)
+    # permessage-deflate costs the server CPU per client per message (measured in
+    # bench/web_bridge.py); off by default: loopback and LAN dashboards do not need it.
+    ws_compression: bool = False
 
     @field_validator("jwt_secret")
     @classmethod

@@ -3,10 +3,11 @@ through fleet_manager, maintenance on/off."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet_interfaces.srv import AddVehicle, RemoveVehicle, SetMaintenance
@@ -115,14 +116,20 @@ async def list_vehicles(
     min_battery_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> dict[str, Any]:
+) -> Response:
     """List the vehicles the caller may see, by id, filtered, a page at a time."""
     after = string_cursor(cursor)
-    items = sorted(visible_vehicles(bridge, principal), key=lambda v: v["vehicle_id"])
+    pic = bridge.picture
+    sites = principal.sites()
     needle = q.lower() if q else None
-    out = []
-    for v in items:
-        if after is not None and v["vehicle_id"] <= after:
+    page: list[str] = []
+    last = None
+    more = False
+    for vid in pic.vehicle_order():
+        if after is not None and vid <= after:
+            continue
+        v = pic.vehicles[vid]
+        if sites is not None and v.get("site_id") not in sites:
             continue
         if site is not None and v.get("site_id") != site:
             continue
@@ -130,17 +137,20 @@ async def list_vehicles(
             continue
         if liveness is not None and v["liveness"] != liveness:
             continue
-        if needle is not None and needle not in v["vehicle_id"].lower():
+        if needle is not None and needle not in vid.lower():
             continue
         if min_battery_pct is not None and (v["battery_pct"] or 0.0) < min_battery_pct:
             continue
-        out.append(v)
-        if len(out) > limit:
+        if len(page) == limit:
+            more = True
             break
-    more = len(out) > limit
-    page = out[:limit]
-    return {"items": page,
-            "next_cursor": encode_cursor(page[-1]["vehicle_id"]) if more else None}
+        page.append(pic.vehicle_json(vid))
+        last = vid
+    # The vehicles are already encoded (FleetPicture.vehicle_json, the same fields as
+    # VehicleOut): the page is assembled as text rather than validated again per request.
+    cursor_json = json.dumps(encode_cursor(last)) if more and last is not None else "null"
+    return Response(f'{{"items":[{",".join(page)}],"next_cursor":{cursor_json}}}',
+                    media_type="application/json")
 
 
 @router.get("/{vehicle_id}", response_model=VehicleOut)
