@@ -107,10 +107,10 @@ def test_migration_0004_adds_the_rollup_dirty_marks_and_takes_them_away(
     try:
         migrate(scratch_url, "0003")
         with engine.connect() as conn:
-            assert _tables(conn) == TABLES - {"telemetry_rollup_dirty"}
+            assert _tables(conn) == TABLES - {"telemetry_rollup_dirty", "refresh_tokens"}
         migrate(scratch_url, "0004")
         with engine.begin() as conn:
-            assert _tables(conn) == TABLES
+            assert _tables(conn) == TABLES - {"refresh_tokens"}
             conn.execute(text("insert into telemetry_rollup_dirty (vehicle_id, from_minute, "
                               "to_minute) values (null, '2026-01-01Z', '2026-01-01 00:01Z')"))
             with pytest.raises(IntegrityError, match="minutes_ordered"), conn.begin_nested():
@@ -118,7 +118,7 @@ def test_migration_0004_adds_the_rollup_dirty_marks_and_takes_them_away(
                                   "values ('2026-01-01Z', '2026-01-01Z')"))
         migrate(scratch_url, "0003", down=True)
         with engine.connect() as conn:
-            assert _tables(conn) == TABLES - {"telemetry_rollup_dirty"}
+            assert _tables(conn) == TABLES - {"telemetry_rollup_dirty", "refresh_tokens"}
             assert conn.execute(text("select version_num from alembic_version")).scalar_one() \
                 == "0003"
     finally:
@@ -272,3 +272,28 @@ def test_only_current_waypoints_must_have_unique_sequence_numbers(db_conn: Conne
     with pytest.raises(IntegrityError, match="uq_mission_waypoints_current_seq"), \
             db_conn.begin_nested():
         db_conn.execute(insert, {"s": False, "by": None, "why": None})
+
+
+def _rls(conn: Connection) -> set[str]:
+    rows = conn.execute(text("select relname from pg_class where relrowsecurity "
+                             "and relnamespace = 'public'::regnamespace"))
+    return {r[0] for r in rows}
+
+
+def test_migration_0005_adds_web_accounts_and_row_level_security_and_takes_them_away(
+        scratch_url: str) -> None:
+    engine = create_engine(scratch_url)
+    try:
+        migrate(scratch_url, "0005")
+        with engine.connect() as conn:
+            assert "refresh_tokens" in _tables(conn)
+            assert _rls(conn) == {"sites", "vehicles", "missions", "charging_stations"}
+        migrate(scratch_url, "0004", down=True)
+        with engine.connect() as conn:
+            assert "refresh_tokens" not in _tables(conn)
+            assert _rls(conn) == set()
+            assert conn.execute(text(
+                "select count(*) from pg_proc where proname = 'fleet_site_visible'"
+            )).scalar_one() == 0
+    finally:
+        engine.dispose()
