@@ -123,6 +123,7 @@ _STATEMENTS: dict[str, list[Any]] = {
              "case when :status in ('completed', 'aborted', 'failed') then :updated end) "
              "on conflict (id) do update set parent_id = coalesce(missions.parent_id, "
              "excluded.parent_id), site_id = coalesce(missions.site_id, excluded.site_id), "
+             "created_by = coalesce(missions.created_by, excluded.created_by), "
              "status = case when missions.status in "
              "('completed', 'aborted', 'failed') then missions.status else excluded.status "
              "end, priority = excluded.priority, vehicle_id = coalesce(excluded.vehicle_id, "

@@ -271,7 +271,8 @@ async def _store_site(bridge: Bridge, mission_id: str, kind: str, priority: int,
             await conn.execute(text(
                 "insert into missions (id, type, status, priority, site_id, created_by) "
                 "values (:id, :type, 'planned', :priority, :site, :by) on conflict (id) do "
-                "update set site_id = coalesce(missions.site_id, excluded.site_id)"),
+                "update set site_id = coalesce(missions.site_id, excluded.site_id), "
+                "created_by = coalesce(missions.created_by, excluded.created_by)"),
                 {"id": mission_id, "type": kind, "priority": priority, "site": site_id,
                  "by": created_by})
     except (DBAPIError, OSError) as exc:
