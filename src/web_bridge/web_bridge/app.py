@@ -190,6 +190,8 @@ def create_app(settings: Settings, *, with_ros: bool = True) -> FastAPI:
         return response
 
     app.include_router(routes.router)
+    from web_bridge.dashboard import mount_dashboard  # noqa: PLC0415 (imports this module)
+    mount_dashboard(app, settings)  # last: its catch-all must not shadow the API
     return app
 
 

@@ -7,6 +7,7 @@ variable. Errors name the variable and the bad value (never a secret's value).
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,11 +65,27 @@ class Settings(BaseSettings):
     # bench/web_bridge.py); off by default: loopback and LAN dashboards do not need it.
     ws_compression: bool = False
 
+    # The dashboard: the built front end (web/dist; scripts/env.sh sets FLEET_WEB_DIR) and an
+    # optional raster base map for deployments that have a tile server ({z}/{x}/{y} URL).
+    web_dir: Path | None = None
+    basemap_tiles: str | None = Field(None, max_length=500)
+    basemap_attribution: str | None = Field(None, max_length=200)
+
     @field_validator("jwt_secret")
     @classmethod
     def _strong_secret(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("basemap_tiles")
+    @classmethod
+    def _tiles(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://", "/")) or not all(
+                part in value for part in ("{z}", "{x}", "{y}")):
+            raise ValueError(f"{value[:80]!r} is not a tile URL with {{z}}, {{x}} and {{y}}")
         return value
 
     @field_validator("database_url")
