@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: setup build test lint typecheck unit demo bench clean
+.PHONY: setup build test lint typecheck web-check unit demo bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -21,7 +21,11 @@ typecheck:
 unit:
 	$(ENV) pytest -m "not ros" $(PYTEST_ARGS)
 
-test: lint typecheck
+# The dashboard: its types and its Vitest unit tests (the browser tests run under pytest).
+web-check:
+	cd web && npx --no-install tsc --noEmit && npx --no-install vitest run
+
+test: lint typecheck web-check
 	$(ENV) pytest $(PYTEST_ARGS)
 
 demo:

@@ -7,6 +7,8 @@ _fleet_root="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 export PYTHONDONTWRITEBYTECODE=1
+# The built dashboard that web_bridge serves (make setup builds it).
+export FLEET_WEB_DIR="${FLEET_WEB_DIR:-$_fleet_root/web/dist}"
 
 if [[ -f "$_fleet_root/.venv/bin/activate" ]]; then
   # shellcheck disable=SC1091

@@ -109,16 +109,41 @@ else
   build_sum > "$STAMPS/build"
 fi
 
-# --- 5. Tools the tests use: pdftoppm turns report PDFs into pictures. ------------------
-if ! command -v pdftoppm >/dev/null; then
+# --- 5. Tools the tests use: pdftoppm turns report PDFs into pictures; Debian's chromium runs
+# the dashboard's browser tests (Playwright drives it; it never downloads a browser). -------
+apt_tool() {  # apt_tool COMMAND PACKAGE WHY
+  command -v "$1" >/dev/null && return 0
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-    log "installing poppler-utils (pdftoppm, to look at report PDFs)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils >/dev/null 2>&1 || {
-      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils >/dev/null
-    } || die "apt-get install poppler-utils failed"
+    log "installing $2 ($3)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null 2>&1 || {
+      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
+    } || die "apt-get install $2 failed"
   else
-    log "warning: pdftoppm is missing (apt-get install poppler-utils); the report PDF test will be skipped"
+    log "warning: $1 is missing (apt-get install $2); $3 will be skipped"
   fi
+}
+apt_tool pdftoppm poppler-utils "to look at report PDFs"
+apt_tool chromium chromium "the dashboard's browser tests"
+
+# --- 5b. The dashboard: npm ci (pinned by web/package-lock.json) and the Vite build. --------
+command -v npm >/dev/null || die "npm is missing: the dashboard needs Node.js >= 20.19 and npm"
+web_sum() {
+  (cd web && find src index.html package-lock.json package.json tsconfig.json vite.config.ts \
+    -type f -exec sha256sum {} + | sort) | sha256sum | cut -c1-16
+}
+LOCK_SUM="$(sha256sum web/package-lock.json | cut -c1-16)"
+if [[ ! -d web/node_modules || ! -f "$STAMPS/npm" || "$(cat "$STAMPS/npm")" != "$LOCK_SUM" ]]; then
+  log "npm ci (web/)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in web/"
+  echo "$LOCK_SUM" > "$STAMPS/npm"
+fi
+WEB_SUM="$(web_sum)"
+if [[ -f web/dist/index.html && -f "$STAMPS/web" && "$(cat "$STAMPS/web")" == "$WEB_SUM" ]]; then
+  log "dashboard unchanged since the last build"
+else
+  log "building the dashboard (web/dist)"
+  (cd web && npm run --silent build) || die "the dashboard build failed (cd web && npm run build)"
+  echo "$WEB_SUM" > "$STAMPS/web"
 fi
 
 # --- 6. Database: role, database, PostGIS, migrations. -------------------------------------
