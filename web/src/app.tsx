@@ -11,6 +11,7 @@ import { AdminPanel } from './panels/admin';
 import { AirspacePanel } from './panels/airspace';
 import { ChargingPanel } from './panels/charging';
 import { EventsPanel } from './panels/events';
+import { dataText } from './panels/events-logic';
 import { FleetPanel } from './panels/fleet';
 import { HistoryPanel } from './panels/history';
 import { MissionsPanel } from './panels/missions';
@@ -211,8 +212,8 @@ function SiteSelect() {
   const [all, setAll] = useState<string[]>(sites ?? []);
   useEffect(() => {
     if (sites) return;
-    session.get<{ items: { site_id: string }[] }>('/sites', { limit: 200 })
-      .then((p) => setAll(p.items.map((s) => s.site_id)), () => undefined);
+    session.get<{ items: { id: string }[] }>('/sites', { limit: 200 })
+      .then((p) => setAll(p.items.map((s) => s.id)), () => undefined);
   }, []);
   return (
     <select class="site-select" aria-label="site" data-testid="site-select" value={site ?? ''}
@@ -323,7 +324,7 @@ function SoundToggle() {
 
 function alertText(e: FleetEvent): string {
   if (e.kind !== 'coordination') return `${e.mission_id}: ${e.to_state}`;
-  const data = Object.entries(e.data).slice(0, 2).map(([k, v]) => `${humanize(k)} ${v}`).join(', ');
+  const data = Object.entries(e.data).slice(0, 2).map(([k, v]) => dataText(k, v)).join(', ');
   return `${humanize(e.type)} — ${e.vehicle_ids.join(', ')}${data ? ` (${data})` : ''}`;
 }
 

@@ -86,7 +86,7 @@ describe('filterEvents', () => {
   it('tells type and message', () => {
     expect(typeOf(list[2])).toBe('mission_failed');
     expect(messageOf(list[2])).toBe('survey: active → failed · by planner');
-    expect(messageOf(coord('x', { resolution: 'landed', data: { battery_pct: '9' } }))).toBe('landed — battery pct: 9');
+    expect(messageOf(coord('x', { resolution: 'landed', data: { battery_pct: '9', distance_m: '4.2', zone: 'z1' } }))).toBe('landed — battery 9% · distance 4.2 m · zone: z1');
     expect(typesPresent(list)).toEqual(['collision_avoidance', 'low_battery', 'mission_completed', 'mission_failed']);
     expect(eventsOfVehicle(list, 'uav3').length).toBe(2);
   });

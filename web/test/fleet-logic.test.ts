@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  NO_FILTER, filterVehicles, isLowBattery, nextSort, shortAge, sortVehicles, summarize,
+  NO_FILTER, canOperateAt, filterVehicles, isLowBattery, nextSort, shortAge, sortVehicles, summarize,
 } from '../src/panels/fleet-logic';
 import type { Vehicle } from '../src/types';
 
@@ -88,5 +88,18 @@ describe('summarize and shortAge', () => {
     expect(shortAge(88, 100)).toBe('12 s');
     expect(shortAge(100 - 300, 100)).toBe('5 min');
     expect(shortAge(100 - 7300, 100)).toBe('2 h');
+  });
+});
+
+describe('canOperateAt', () => {
+  it('follows the bridge: a vehicle without a site needs a grant everywhere', () => {
+    const local = [{ role: 'operator' as const, site_id: 'north' }];
+    const global = [{ role: 'operator' as const, site_id: null }];
+    const viewer = [{ role: 'viewer' as const, site_id: null }];
+    expect(canOperateAt(local, 'north')).toBe(true);
+    expect(canOperateAt(local, 'south')).toBe(false);
+    expect(canOperateAt(local, null)).toBe(false);
+    expect(canOperateAt(global, null)).toBe(true);
+    expect(canOperateAt(viewer, 'north')).toBe(false);
   });
 });

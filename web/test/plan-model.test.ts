@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LngLat } from '../src/map/api';
 import {
-  DEFAULT_FORM, buildSpec, chargeStops, closedPolygon, createBody, describeDrawn, drawModeFor, legPaths,
+  DEFAULT_FORM, buildSpec, chargeStops, closedPolygon, createBody, describeDrawn, drawModeFor, drawnOverlay, drawnPoints, legPaths,
   lineLengthM, localToPosix, parsePreview, posixToLocal, previewBody, recurringBody, ringAreaM2, zoneInMessage,
   type Drawn, type PlanForm, type PreviewOut,
 } from '../src/panels/plan-model';
@@ -209,5 +209,17 @@ describe('drawn shape figures', () => {
     expect(lineLengthM([[8.5, 47.3], [8.5, 47.301]])).toBeCloseTo(111.2, 0);
     expect(describeDrawn(poly)).toMatch(/^area of 4 corners, 8\d{3} m²$/);
     expect(describeDrawn(null)).toBe('nothing drawn yet');
+  });
+});
+
+describe('drawn shape on the map', () => {
+  it('shows an area, a route, or a point as a highlight (never as a charging stop)', () => {
+    expect(drawnOverlay(poly)?.area?.geometry).toEqual(closedPolygon(square));
+    expect(drawnOverlay({ mode: 'linestring', coords: square })?.paths).toHaveLength(1);
+    const pt: Drawn = { mode: 'point', coords: [[8.5, 47.3]] };
+    expect(drawnOverlay(pt)).toEqual({ paths: [] });
+    expect(drawnPoints(pt)?.features[0].geometry).toEqual({ type: 'Point', coordinates: [8.5, 47.3] });
+    expect(drawnPoints(poly)).toBeNull();
+    expect(drawnOverlay(null)).toBeNull();
   });
 });

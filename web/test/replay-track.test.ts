@@ -117,3 +117,17 @@ describe('missionWindow', () => {
     expect(missionWindow([], T0)).toBeNull();
   });
 });
+
+describe('fillForward', () => {
+  it('carries a recent value over a sample that lacks it, not an old one', () => {
+    const track = toTrack([
+      sample(T0, 8, 47), sample(T0 + 1, 8, 47, { battery_pct: null, mode: null }),
+      sample(T0 + 2, 8, 47, { mode: 'AUTO.MISSION' }),
+      sample(T0 + 60, 8, 47, { battery_pct: null }),
+    ]);
+    expect(track[1].battery).toBe(100);
+    expect(track[1].mode).toBeNull();
+    expect(track[2].mode).toBe('AUTO.MISSION');
+    expect(track[3].battery).toBeNull(); // 58 s later: unknown, not a stale value
+  });
+});

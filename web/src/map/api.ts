@@ -37,9 +37,11 @@ export interface MapApi {
   setLiveDimmed(dimmed: boolean): void;
   /**
    * Let the user draw a shape; `done` receives its coordinates (a polygon's ring is not
-   * closed). An `initial` shape is loaded for editing. Returns a function that cancels.
+   * closed). An `initial` shape is loaded for editing; `onCancel` hears Escape or the map's
+   * own cancel. Returns a function that cancels.
    */
-  startDraw(mode: DrawMode, done: (coords: LngLat[]) => void, initial?: LngLat[]): () => void;
+  startDraw(mode: DrawMode, done: (coords: LngLat[]) => void, initial?: LngLat[],
+    onCancel?: () => void): () => void;
   /** Finish the shape being drawn now (the Enter key, or a "finish" button). */
   finishDraw(): void;
   highlightZone(id: string | null): void;

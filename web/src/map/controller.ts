@@ -9,13 +9,13 @@ import {
 } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import type { AppCtx } from '../ctx';
-import type { ChargingEntry } from '../types';
 import type { DrawMode, LngLat, MapApi, PreviewOverlay, ReplayOverlay } from './api';
 import { startDrawSession, type DrawSession } from './draw';
 import {
   boundsOf, featureCoords, graticule, homeFeatures, line, nextZoneChange, showsPath, splitPath,
-  stationLoads, vehicleFeature, zoneFeatures, type StationLoad,
+  vehicleFeature, zoneFeatures,
 } from './geo';
+import { MapFeeds } from './feeds';
 import { addIcons, setHatch } from './icons';
 import { INTERACTIVE, LayerSync, baseStyle, layers, readTheme, type LayerState, type SourceId, type Theme } from './layers';
 import { homePopup, missionPopup, stationPopup, vehiclePopup, zonePopup } from './popup';
@@ -26,27 +26,15 @@ const VEHICLE_MS = 250;
 const TRAIL_MS = 1000;
 const MISSION_MS = 1000;
 const HOME_MS = 3000;
-const QUEUE_POLL_MS = 3000;
-const STATION_POLL_MS = 30_000;
-const PATH_RETRY_MS = 15_000;
-const PATH_FETCHES = 3;
 
 export interface DrawUi { mode: DrawMode; editing: boolean }
 
-/** MapApi, and an optional `onCancel` for startDraw (the user pressed Escape or Cancel). */
-export interface MapApiExt extends MapApi {
-  startDraw(mode: DrawMode, done: (coords: LngLat[]) => void, initial?: LngLat[], onCancel?: () => void): () => void;
-}
 
 export interface ControllerHooks {
   app(): AppCtx;
   onDraw(ui: DrawUi | null): void;
   onReady(api: MapApi): void;
 }
-
-interface StationFeature { id: string; geometry: { type: 'Point'; coordinates: number[] }; properties: Record<string, unknown> }
-
-interface PathEntry { coords: Position[] | null; at: number; pending: boolean; segment: number }
 
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
 const fc = (features: Feature[]): FeatureCollection => ({ type: 'FeatureCollection', features });
@@ -60,8 +48,8 @@ export class MapController {
   private loaded = false;
   private raf = 0;
   private offs: (() => void)[] = [];
-  private timers = new Set<ReturnType<typeof setTimeout>>();
-  private abort = new AbortController();
+  private abortedAt = 0;
+  private feeds = new MapFeeds(() => this.session, (what) => { this.need[what] = true; });
 
   private vehicles = new Map<string, Feature>();
   private homeKeys = new Map<string, string>();
@@ -69,12 +57,9 @@ export class MapController {
   private last = { vehicles: 0, trails: 0, missions: 0, homes: 0, hover: 0 };
   private nextZoneAt: number | null = null;
 
-  private stations: StationFeature[] = [];
-  private loads = new Map<string, StationLoad>();
-  private paths = new Map<string, PathEntry>();
-  private fetching = 0;
 
   private fitted: 'none' | 'other' | 'vehicles' = 'none';
+  private fitOnFlush = false;
   private userMoved = false;
   private loadedAt = 0;
 
@@ -83,13 +68,12 @@ export class MapController {
   private hoverMoved = false;
   private hovered: { kind: string; key: string; props: Record<string, unknown> } | null = null;
   private drawing: DrawSession | null = null;
-  private attribution: AttributionControl | null = null;
 
   constructor(private readonly el: HTMLDivElement, private readonly hooks: ControllerHooks) {
     this.theme = readTheme();
     this.map = new MlMap({
       container: el,
-      style: baseStyle(this.theme, this.st, null),
+      style: baseStyle(this.theme, this.st),
       center: [0, 20], zoom: 1.5,
       attributionControl: false,
       pitchWithRotate: false, maxPitch: 0,
@@ -108,7 +92,7 @@ export class MapController {
       this.loadedAt = performance.now();
       this.themeChanged(); // the page may have switched theme while the style loaded
       // For end-to-end tests and benchmarks (harmless: the same the panels get).
-      (window as unknown as { __fleetMapApi?: MapApiExt }).__fleetMapApi = this.api;
+      (window as unknown as { __fleetMapApi?: MapApi }).__fleetMapApi = this.api;
       this.hooks.onReady(this.api);
     });
     this.map.on('movestart', (e) => { if ((e as { originalEvent?: Event }).originalEvent) this.userMoved = true; });
@@ -130,27 +114,30 @@ export class MapController {
     obs.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
     this.offs.push(() => obs.disconnect());
 
-    void this.loadConfig();
-    this.pollQueue();
-    this.pollStations();
+    void this.loadBasemap();
+    this.feeds.start();
   }
 
   destroy(): void {
     cancelAnimationFrame(this.raf);
-    this.abort.abort();
-    this.timers.forEach(clearTimeout);
+    this.abortedAt = Date.now();
+    this.feeds.stop();
     this.offs.forEach((f) => f());
     this.drawing?.cancel();
     this.popup.remove();
     this.map.remove();
-    const w = window as unknown as { __fleetMap?: MlMap };
+    const w = window as unknown as { __fleetMap?: MlMap; __fleetMapApi?: MapApi };
     if (w.__fleetMap === this.map) delete w.__fleetMap;
+    if (w.__fleetMapApi === this.api) delete w.__fleetMapApi;
   }
 
   setSite(site: string | null): void {
     if (site === this.site) return;
+    const first = this.site === null && !this.loaded;
     this.site = site;
     this.need = { ...this.need, all: true, zones: true, stations: true, missions: true };
+    // Picking a site is asking to look at it: frame its fleet once it is drawn.
+    if (!first) this.fitOnFlush = true;
   }
 
   private get session() { return this.hooks.app().session; }
@@ -173,15 +160,10 @@ export class MapController {
 
   // ------------------------------------------------------------------------ data from the bridge
 
-  private async loadConfig(): Promise<void> {
-    let cfg: { basemap_tiles?: string | null; basemap_attribution?: string | null } | null = null;
-    try {
-      cfg = await this.session.get('/ui/config', undefined, { signal: this.abort.signal, timeoutMs: 5000 });
-    } catch {
-      return; // no such route (older bridge) or unreachable: no basemap
-    }
+  private async loadBasemap(): Promise<void> {
+    const cfg = await this.feeds.config();
     const tiles = cfg?.basemap_tiles;
-    if (!tiles) return;
+    if (!tiles || this.abortedAt) return;
     const add = () => {
       if (this.map.getSource('basemap')) return;
       this.map.addSource('basemap', {
@@ -189,55 +171,10 @@ export class MapController {
         ...(cfg?.basemap_attribution ? { attribution: cfg.basemap_attribution } : {}),
       });
       this.map.addLayer({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.85 } }, 'grid-line');
-      if (cfg?.basemap_attribution && !this.attribution) {
-        this.attribution = new AttributionControl({ compact: true });
-        this.map.addControl(this.attribution, 'bottom-right');
-      }
+      if (cfg?.basemap_attribution) this.map.addControl(new AttributionControl({ compact: true }), 'bottom-right');
     };
-    if (this.map.isStyleLoaded()) add();
+    if (this.loaded) add();
     else this.map.once('load', add);
-  }
-
-  private later(fn: () => void, ms: number): void {
-    if (this.abort.signal.aborted) return;
-    const h = setTimeout(() => {
-      this.timers.delete(h);
-      fn();
-    }, ms);
-    this.timers.add(h);
-  }
-
-  private pollQueue(): void {
-    this.session.get<{ entries: ChargingEntry[] }>('/charging/queue', undefined, { signal: this.abort.signal, timeoutMs: 5000 })
-      .then((q) => { this.loads = stationLoads(q.entries ?? []); this.need.stations = true; })
-      .catch(() => { /* no planner yet (503): stations are shown without their queue */ })
-      .finally(() => this.later(() => this.pollQueue(), QUEUE_POLL_MS));
-  }
-
-  private pollStations(): void {
-    this.session.get<{ features: StationFeature[] }>('/charging/stations', undefined, { signal: this.abort.signal, timeoutMs: 10_000 })
-      .then((s) => { this.stations = s.features ?? []; this.need.stations = true; })
-      .catch(() => undefined)
-      .finally(() => this.later(() => this.pollStations(), STATION_POLL_MS));
-  }
-
-  /** The planned path of a mission, fetched once (the planner publishes it at start). */
-  private wantPath(id: string): PathEntry {
-    let e = this.paths.get(id);
-    if (!e) this.paths.set(id, (e = { coords: null, at: 0, pending: false, segment: 0 }));
-    const now = performance.now();
-    if (!e.coords && !e.pending && this.fetching < PATH_FETCHES && (!e.at || now - e.at > PATH_RETRY_MS)) {
-      e.pending = true;
-      this.fetching++;
-      const entry = e;
-      const path = id.split('/').map(encodeURIComponent).join('/');
-      this.session.get<{ planned_path: { coordinates: number[][] } | null }>(`/reports/missions/${path}`,
-        { max_path_points: 2 }, { signal: this.abort.signal, timeoutMs: 15_000 })
-        .then((r) => { const c = r.planned_path?.coordinates; if (c && c.length >= 2) entry.coords = c; })
-        .catch(() => undefined)
-        .finally(() => { entry.pending = false; entry.at = performance.now(); this.fetching--; this.need.missions = true; });
-    }
-    return e;
   }
 
   // ------------------------------------------------------------------------ the frame loop
@@ -320,6 +257,10 @@ export class MapController {
     const count = features.length;
     const src = this.source('vehicles');
     if (!src) return;
+    if (this.fitOnFlush) {
+      this.fitOnFlush = false;
+      if (!this.drawing) this.fitFleet();
+    }
     void src.setData(fc(features)).then(() => this.el.setAttribute('data-vehicles-drawn', String(count)), () => undefined);
   }
 
@@ -340,7 +281,7 @@ export class MapController {
       const v = this.store.vehicles.get(m.vehicle_id);
       if (this.site && v && v.site_id !== this.site) continue;
       shown.add(m.mission_id);
-      const e = this.wantPath(m.mission_id);
+      const e = this.feeds.path(m.mission_id);
       if (!e.coords) continue;
       const pos = v?.position ? [v.position.longitude, v.position.latitude] : null;
       const hint = e.coords.length === m.waypoint_count ? m.current_waypoint : null;
@@ -350,16 +291,16 @@ export class MapController {
       if (s.remaining.length >= 2) out.push(line(s.remaining, { ...props, kind: 'planned' }));
       if (s.flown.length >= 2) out.push(line(s.flown, { ...props, kind: 'flown' }));
     }
-    for (const id of this.paths.keys()) if (!shown.has(id)) this.paths.delete(id);
+    this.feeds.keepPaths(shown);
     this.source('missions')?.setData(fc(out));
   }
 
   private flushStations(): void {
     const out: Feature[] = [];
-    for (const s of this.stations) {
+    for (const s of this.feeds.stations) {
       const p = s.properties;
       if (this.site && p.site_id && p.site_id !== this.site) continue;
-      const load = this.loads.get(String(p.station_id ?? s.id));
+      const load = this.feeds.loads.get(String(p.station_id ?? s.id));
       out.push({
         type: 'Feature', geometry: s.geometry,
         properties: {
@@ -393,7 +334,7 @@ export class MapController {
 
   private *otherCoords(): Generator<Position> {
     yield* featureCoords(zoneFeatures(this.store.zones, Date.now() / 1000, this.site));
-    for (const s of this.stations) yield s.geometry.coordinates;
+    for (const s of this.feeds.stations) yield s.geometry.coordinates;
   }
 
   private fitBounds(b: [LngLat, LngLat], padding: number, duration = 600): void {
@@ -419,8 +360,14 @@ export class MapController {
 
   private click(point: { x: number; y: number }): void {
     if (this.drawing) return;
-    const [f] = this.query(point, ['veh-icon-sel', 'veh-icon'], 8);
-    const id = f?.properties?.id as string | undefined;
+    // Vehicles parked side by side overlap: take the one nearest the pointer.
+    let id: string | undefined;
+    let best = Infinity;
+    for (const f of this.query(point, ['veh-icon-sel', 'veh-icon'], 10)) {
+      const p = this.map.project((f.geometry as unknown as { coordinates: [number, number] }).coordinates);
+      const d = (p.x - point.x) ** 2 + (p.y - point.y) ** 2;
+      if (d < best) { best = d; id = f.properties?.id as string; }
+    }
     if (id) this.hooks.app().openVehicle(id);
   }
 
@@ -451,7 +398,7 @@ export class MapController {
     if (kind === 'vehicle') {
       const v = this.store.vehicles.get(key);
       if (v) content = vehiclePopup(v);
-    } else if (kind === 'station') content = stationPopup(p, this.loads.get(key));
+    } else if (kind === 'station') content = stationPopup(p, this.feeds.loads.get(key));
     else if (kind === 'home') content = homePopup(p);
     else if (kind === 'mission') content = missionPopup(this.store.missions.get(key), key);
     else content = zonePopup(p);
@@ -466,7 +413,7 @@ export class MapController {
 
   // ------------------------------------------------------------------------ the panels' API
 
-  readonly api: MapApiExt = {
+  readonly api: MapApi = {
     flyTo: (at, zoom) => {
       this.userMoved = true;
       this.map.flyTo({ center: at, zoom: zoom ?? Math.max(this.map.getZoom(), 15), duration: 900, essential: true });
@@ -511,6 +458,15 @@ export class MapController {
       });
       this.drawing = session;
       this.hooks.onDraw({ mode, editing: session.editing });
+      // A shape to edit that is (partly) out of view is brought into it, below the toolbar.
+      const b = initial?.length ? boundsOf(initial) : null;
+      if (b) {
+        const view = this.map.getBounds();
+        if (!view.contains(b[0]) || !view.contains(b[1])) {
+          this.userMoved = true;
+          this.map.fitBounds(b as LngLatBoundsLike, { padding: { top: 90, bottom: 40, left: 40, right: 60 }, maxZoom: 17, duration: 500 });
+        }
+      }
       return () => {
         if (this.drawing !== session) return;
         // The caller cancelled: it knows, so its onCancel is not called back.

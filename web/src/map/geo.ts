@@ -25,10 +25,12 @@ function decimals(step: number): number {
 }
 
 export function fmtLat(v: number, d: number): string {
+  if (Math.abs(v) < 1e-9) return '0°';
   return `${Math.abs(v).toFixed(d)}°${v >= 0 ? 'N' : 'S'}`;
 }
 export function fmtLon(v: number, d: number): string {
   const w = ((v + 540) % 360) - 180; // wrap for a map panned past the antimeridian
+  if (Math.abs(w) < 1e-9 || Math.abs(Math.abs(w) - 180) < 1e-9) return `${Math.abs(w).toFixed(0)}°`;
   return `${Math.abs(w).toFixed(d)}°${w >= 0 ? 'E' : 'W'}`;
 }
 
@@ -57,18 +59,21 @@ export function graticule(b: Bounds): FeatureCollection {
   // left and bottom edges hold the map's buttons, legend and scale.
   const labelLat = n - (n - s) * 0.006;
   const labelLon = b.e - (b.e - b.w) * 0.004;
+  // A wide, short view gets many meridians: label every k-th so the labels do not touch.
+  const everyX = Math.max(1, Math.ceil((b.e - b.w) / step / 7));
+  const everyY = Math.max(1, Math.ceil((n - s) / step / 7));
   for (let i = 0; i <= nx; i++) {
     const x = +(x0 + i * step).toFixed(d + 2);
     features.push({ type: 'Feature', properties: { kind: 'line' },
       geometry: { type: 'LineString', coordinates: [[x, y0], [x, y1]] } });
-    if (x > b.w && x < b.e) features.push({ type: 'Feature', properties: { kind: 'lon', label: fmtLon(x, d) },
+    if (x > b.w && x < b.e && Math.round(x / step) % everyX === 0) features.push({ type: 'Feature', properties: { kind: 'lon', label: fmtLon(x, d) },
       geometry: { type: 'Point', coordinates: [x, labelLat] } });
   }
   for (let j = 0; j <= ny; j++) {
     const y = +(y0 + j * step).toFixed(d + 2);
     features.push({ type: 'Feature', properties: { kind: 'line' },
       geometry: { type: 'LineString', coordinates: [[x0, y], [x1, y]] } });
-    if (y > s && y < n) features.push({ type: 'Feature', properties: { kind: 'lat', label: fmtLat(y, d) },
+    if (y > s && y < n && Math.round(y / step) % everyY === 0) features.push({ type: 'Feature', properties: { kind: 'lat', label: fmtLat(y, d) },
       geometry: { type: 'Point', coordinates: [labelLon, y] } });
   }
   return { type: 'FeatureCollection', features };

@@ -63,7 +63,8 @@ function idIs(id: string | null): FilterSpecification {
 
 const EMPTY = { type: 'FeatureCollection', features: [] } as const;
 
-export function baseStyle(th: Theme, st: LayerState, basemap: { tiles: string; attribution: string | null } | null): StyleSpecification {
+/** The style at start: empty GeoJSON sources and every layer (a basemap is added later, if any). */
+export function baseStyle(th: Theme, st: LayerState): StyleSpecification {
   const sources: StyleSpecification['sources'] = {};
   for (const id of SOURCES) {
     sources[id] = {
@@ -72,16 +73,7 @@ export function baseStyle(th: Theme, st: LayerState, basemap: { tiles: string; a
       ...(id === 'vehicles' ? { promoteId: 'id' } : {}),
     };
   }
-  const base: LayerSpecification[] = [];
-  if (basemap) {
-    sources.basemap = {
-      type: 'raster', tiles: [basemap.tiles], tileSize: 256, maxzoom: 19,
-      ...(basemap.attribution ? { attribution: basemap.attribution } : {}),
-    };
-    base.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.85 } });
-  }
-  const all = layers(th, st);
-  return { version: 8, sources, layers: [all[0], ...base, ...all.slice(1)] };
+  return { version: 8, sources, layers: layers(th, st) };
 }
 
 /** Every layer, bottom to top. */
@@ -137,7 +129,7 @@ export function layers(th: Theme, st: LayerState): LayerSpecification[] {
     { id: 'station-badge-text', type: 'symbol', source: 'stations', filter: ['all', ['==', ['get', 'kind'], 'station'], ['>', ['get', 'waiting'], 0]],
       layout: { 'text-field': ['to-string', ['get', 'waiting']], 'text-font': FONT_BOLD, 'text-size': 10,
         'text-allow-overlap': true, 'text-ignore-placement': true },
-      paint: { 'text-color': '#000', 'text-translate': [11, -11] } },
+      paint: { 'text-color': ['step', ['get', 'waiting'], '#000000', 3, '#ffffff'], 'text-translate': [11, -11] } },
     // -- missions' planned paths: the part still to fly dim, the part flown bright
     { id: 'mission-planned', type: 'line', source: 'missions', filter: ['==', ['get', 'kind'], 'planned'],
       layout: { 'line-join': 'round' },

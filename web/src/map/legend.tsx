@@ -34,7 +34,7 @@ export function Legend() {
               <circle cx="8" cy="8" r="6.5" fill="none" stroke="var(--muted)" stroke-width="1.3" stroke-dasharray="2.5 2" />
               <path d="M8 4 L11 12 L8 10 L5 12 Z" fill={STATUS_COLORS.in_mission} opacity="0.45" />
             </svg>
-            stale / lost link
+            stale / lost
           </li>
           <li>
             <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
@@ -42,14 +42,14 @@ export function Legend() {
             </svg>
             selected
           </li>
-          <li><i class="lg-sw lg-zone-active" />no-fly zone (active)</li>
-          <li><i class="lg-sw lg-zone-scheduled" />no-fly zone (scheduled)</li>
+          <li><i class="lg-sw lg-zone-active" />no-fly active</li>
+          <li><i class="lg-sw lg-zone-scheduled" />no-fly scheduled</li>
           <li>
             <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
               <rect x="1.5" y="1.5" width="13" height="13" rx="3" fill={STATUS_COLORS.charging} />
               <path d="M9 3.5 L5 8.5 L7.6 8.5 L6.6 12.5 L11 7 L8.4 7 Z" fill="var(--map-bg)" />
             </svg>
-            charging station <span class="lg-badge">2</span> queue
+            station <span class="lg-badge" title="vehicles waiting">2</span>
           </li>
           <li>
             <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
@@ -57,7 +57,7 @@ export function Legend() {
             </svg>
             home
           </li>
-          <li><i class="lg-line lg-flown" /><i class="lg-line lg-planned" />mission flown / to fly</li>
+          <li title="a mission's path: flown (solid) and still to fly (dashed)"><i class="lg-line lg-flown" /><i class="lg-line lg-planned" />mission path</li>
           <li><i class="lg-line lg-trail" />recent track</li>
         </ul>
       )}

@@ -76,7 +76,7 @@ export function AuditTab() {
         </select></label>
         <label>From<input type="datetime-local" {...field('from')} /></label>
         <label>To<input type="datetime-local" {...field('to')} /></label>
-        <div class="full row">
+        <div class="h-full row">
           <button type="submit" class="primary" data-testid="admin-audit-apply">Apply filters</button>
           <button type="button" onClick={() => { setForm(EMPTY); setApplied(EMPTY); }}>Clear</button>
           <span class="spacer" />
@@ -90,7 +90,7 @@ export function AuditTab() {
       </form>
       <LoadState loading={loading && !rows.length} error={error} empty={!loading && !error && !rows.length}
         emptyText="No audit entry matches these filters." />
-      <div class="table-wrap">
+      <div class="h-table-wrap">
         <table data-testid="admin-audit">
           <thead><tr><th>Time</th><th>User</th><th>Action</th><th>Result</th><th>Target</th><th>Site</th><th>From</th><th>Details</th></tr></thead>
           <tbody>
@@ -104,7 +104,7 @@ export function AuditTab() {
                   <td title={r.time}>{fmtTime(Date.parse(r.time) / 1000)}</td>
                   <td>{r.username ?? (r.api_key_id ? `key #${r.api_key_id}` : '—')}{r.role && <span class="muted"> ({r.role})</span>}</td>
                   <td>{r.action}</td>
-                  <td class={`result-${r.result ?? ''}`}>{r.result ?? '—'}{r.status_code ? ` ${r.status_code}` : ''}</td>
+                  <td class={`h-result-${r.result ?? ''}`}>{r.result ?? '—'}{r.status_code ? ` ${r.status_code}` : ''}</td>
                   <td>{r.target_type ? `${r.target_type}${r.target_id ? `: ${r.target_id}` : ''}` : '—'}</td>
                   <td>{r.site_id ?? '—'}</td>
                   <td class="muted">{r.remote_addr ?? ''}</td>

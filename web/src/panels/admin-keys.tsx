@@ -33,7 +33,7 @@ function Secret({ created, onDone }: { created: KeyCreated; onDone(): void }) {
     }
   };
   return (
-    <div class="secret" role="alert">
+    <div class="h-secret" role="alert">
       <b>API key {created.prefix} for {created.vehicle_id} at {created.site_id}</b>
       <span>Copy this key now and store it on the vehicle. <b>It will not be shown again</b>: the server keeps only its hash.</span>
       <code data-testid="admin-key-secret">{created.key}</code>
@@ -129,8 +129,8 @@ export function KeysTab({ sites }: { sites: string[] }) {
         <label>Name<input value={name} required maxLength={200} placeholder="e.g. LTE modem uav-7"
           data-testid="admin-key-name" onInput={(e) => setName(e.currentTarget.value)} /></label>
         <label>Expires (optional)<input type="datetime-local" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} /></label>
-        {formError && <div class="error-line full" role="alert" data-testid="admin-key-error">{formError}</div>}
-        <div class="full row">
+        {formError && <div class="error-line h-full" role="alert" data-testid="admin-key-error">{formError}</div>}
+        <div class="h-full row">
           <button type="submit" class="primary" disabled={busy} data-testid="admin-key-create">{busy ? 'Creating…' : 'Create key'}</button>
         </div>
       </form>
@@ -144,22 +144,19 @@ export function KeysTab({ sites }: { sites: string[] }) {
         <span class="muted">{keys.length} key{keys.length === 1 ? '' : 's'}</span>
       </div>
       <LoadState loading={loading && !keys.length} error={error} empty={!loading && !error && !keys.length} emptyText="No API key yet." />
-      <div class="table-wrap">
+      <div class="h-table-wrap">
         <table data-testid="admin-keys">
-          <thead><tr><th>Key</th><th>Name</th><th>Vehicle</th><th>Site</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th /></tr></thead>
+          <thead><tr><th>Key</th><th>Vehicle @ site</th><th>Created</th><th>Last used</th><th>State</th><th /></tr></thead>
           <tbody>
             {keys.map((k) => {
               const st = keyState(k);
               return (
-                <tr class={st === 'active' ? '' : 'inactive'} data-prefix={k.prefix}>
-                  <td><code>{k.prefix}</code></td>
-                  <td class="wrap">{k.name}</td>
-                  <td>{k.vehicle_id ?? '—'}</td>
-                  <td>{k.site_id ?? '—'}</td>
-                  <td>{t(k.created_at)}</td>
-                  <td>{k.expires_at ? t(k.expires_at) : <span class="muted">never</span>}</td>
+                <tr class={st === 'active' ? '' : 'h-inactive'} data-prefix={k.prefix}>
+                  <td><code>{k.prefix}</code><div class="muted h-key-name" title={k.name}>{k.name}</div></td>
+                  <td>{k.vehicle_id ?? '—'} <span class="muted">@ {k.site_id ?? '—'}</span></td>
+                  <td>{t(k.created_at)}<div class="muted">{k.expires_at ? `expires ${t(k.expires_at)}` : 'no expiry'}</div></td>
                   <td>{t(k.last_used_at)}</td>
-                  <td class={st === 'active' ? 'result-allowed' : st === 'expired' ? 'result-refused' : 'result-failed'}>{st}</td>
+                  <td class={st === 'active' ? 'h-result-allowed' : st === 'expired' ? 'h-result-refused' : 'h-result-failed'}>{st}</td>
                   <td>{!k.revoked_at && (
                     <CommandButton label="Revoke" danger testid="admin-key-revoke"
                       confirm={{ title: `Revoke API key ${k.prefix}?`, confirmLabel: 'Revoke key',

@@ -12,16 +12,16 @@ const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 export function GrantTags({ grants }: { grants: Grant[] }) {
   if (!grants.length) return <span class="muted">no access</span>;
-  return <>{grants.map((g) => <span class={`grant grant-${g.role}`}>{g.role} @ {g.site_id ?? 'all sites'}</span>)}</>;
+  return <>{grants.map((g) => <span class={`h-grant h-grant-${g.role}`}>{g.role} @ {g.site_id ?? 'all sites'}</span>)}</>;
 }
 
 /** Rows of role + site; an empty site is every site. */
 export function GrantsEditor(props: { value: Grant[]; sites: string[]; onChange(g: Grant[]): void; idPrefix: string }) {
   const set = (i: number, g: Partial<Grant>) => props.onChange(props.value.map((x, j) => (j === i ? { ...x, ...g } : x)));
   return (
-    <div class="grants" role="group" aria-label="grants">
+    <div class="h-grants" role="group" aria-label="grants">
       {props.value.map((g, i) => (
-        <div class="grant-row">
+        <div class="h-grant-row">
           <select aria-label={`grant ${i + 1} role`} value={g.role} data-testid={`${props.idPrefix}-role-${i}`}
             onChange={(e) => set(i, { role: e.currentTarget.value as Role })}>
             {ROLES.map((r) => <option value={r}>{r}</option>)}
@@ -78,10 +78,10 @@ function CreateUser({ sites, onCreated }: { sites: string[]; onCreated(u: UserOu
       <label>Display name<input value={display} autoComplete="off" onInput={(e) => setDisplay(e.currentTarget.value)} /></label>
       <label>Password (10+ characters)<input type="password" value={password} required minLength={10} autoComplete="new-password"
         data-testid="admin-user-password" onInput={(e) => setPassword(e.currentTarget.value)} /></label>
-      <div class="full"><span class="muted">Grants</span>
+      <div class="h-full"><span class="muted">Grants</span>
         <GrantsEditor value={grants} sites={sites} onChange={setGrants} idPrefix="admin-user-grant" /></div>
-      {error && <div class="error-line full" role="alert" data-testid="admin-user-error">{error}</div>}
-      <div class="full row">
+      {error && <div class="error-line h-full" role="alert" data-testid="admin-user-error">{error}</div>}
+      <div class="h-full row">
         <button type="submit" class="primary" disabled={busy} data-testid="admin-user-create">
           {busy ? 'Creating…' : 'Create user'}</button>
       </div>
@@ -109,10 +109,10 @@ function EditUser({ user, sites, onSaved, onCancel }: { user: UserOut; sites: st
       <label>Display name<input value={display} onInput={(e) => setDisplay(e.currentTarget.value)} /></label>
       <label>New password (optional)<input type="password" value={password} minLength={10} autoComplete="new-password"
         onInput={(e) => setPassword(e.currentTarget.value)} /></label>
-      <div class="full"><span class="muted">Grants</span>
+      <div class="h-full"><span class="muted">Grants</span>
         <GrantsEditor value={grants} sites={sites} onChange={setGrants} idPrefix="admin-edit-grant" /></div>
-      {endsSessions && <div class="full pill-note">Saving signs {user.username} out everywhere (grants or password change).</div>}
-      <div class="full row">
+      {endsSessions && <div class="h-full h-pill-note">Saving signs {user.username} out everywhere (grants or password change).</div>}
+      <div class="h-full row">
         <CommandButton label="Save" class="primary" testid="admin-user-save"
           disabled={!Object.keys(body()).length || (!!password && password.length < 10)}
           run={async () => { const u = await session.patch<UserOut>(`/users/${user.id}`, body()); onSaved(u); return u; }}
@@ -139,17 +139,17 @@ export function UsersTab({ sites }: { sites: string[] }) {
       <LoadState loading={loading && !users} error={error} />
       {edited && <EditUser key={edited.id} user={edited} sites={sites}
         onSaved={() => { setEditing(null); reload(); }} onCancel={() => setEditing(null)} />}
-      <div class="table-wrap">
+      <div class="h-table-wrap">
         <table data-testid="admin-users">
           <thead><tr><th>User</th><th>Name</th><th>Grants</th><th>Status</th><th /></tr></thead>
           <tbody>
             {list.map((u) => (
-              <tr class={u.is_active ? '' : 'inactive'} data-user={u.username}>
+              <tr class={u.is_active ? '' : 'h-inactive'} data-user={u.username}>
                 <td>{u.username}</td>
                 <td>{u.display_name ?? <span class="muted">—</span>}</td>
-                <td class="wrap"><GrantTags grants={u.grants} /></td>
+                <td class="h-wrap"><GrantTags grants={u.grants} /></td>
                 <td>{u.is_active ? 'active' : 'disabled'}</td>
-                <td class="row">
+                <td><div class="row h-nowrap">
                   <button type="button" onClick={() => setEditing(u.id)} data-testid="admin-user-edit-open">Edit</button>
                   <CommandButton label={u.is_active ? 'Disable' : 'Enable'} danger={u.is_active}
                     disabled={u.id === session.me.user_id} testid="admin-user-toggle"
@@ -160,7 +160,7 @@ export function UsersTab({ sites }: { sites: string[] }) {
                     }}
                     run={() => session.patch(`/users/${u.id}`, { is_active: !u.is_active })}
                     onDone={(r) => r.ok && reload()} />
-                </td>
+                </div></td>
               </tr>
             ))}
           </tbody>

@@ -24,8 +24,8 @@ export function AdminPanel() {
   return (
     <div class="admin">
       <div class="row">
-        <h2 class="grow">Administration</h2>
-        <div class="seg" role="tablist" aria-label="administration">
+        <h2 class="h-grow">Administration</h2>
+        <div class="h-seg" role="tablist" aria-label="administration">
           {SUBS.map((s) => (
             <button type="button" role="tab" aria-selected={sub === s.id} class={sub === s.id ? 'active' : ''}
               data-testid={`admin-tab-${s.id}`} onClick={() => setSub(s.id)}>{s.label}</button>

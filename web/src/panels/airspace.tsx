@@ -12,7 +12,6 @@ import { CommandButton } from '../ui';
 import {
   fmtBand, formOf, openRing, replaceBody, slugId, sortZones, zoneFeature, zoneStatus, type ZoneForm, type ZoneStatus,
 } from './airspace-model';
-import { startDrawing } from './plan-draw';
 import './missions.css';
 
 const ZONE_TIMEOUT_MS = 30_000;
@@ -81,7 +80,7 @@ export function AirspacePanel() {
       )}
       <table class="mp-table" data-testid="zones-list">
         <thead>
-          <tr><th>Status</th><th>Zone</th><th>Altitude band</th><th>Active</th>{admin && <th />}</tr>
+          <tr><th>Status</th><th>Zone</th><th>Altitude · active</th>{admin && <th />}</tr>
         </thead>
         <tbody>
           {zones.map((z) => {
@@ -96,8 +95,10 @@ export function AirspacePanel() {
                   </button>
                   {z.properties.name && z.properties.name !== z.id && <div class="muted small">{z.id}</div>}
                 </td>
-                <td>{fmtBand(z.properties.floor_m, z.properties.ceiling_m)}</td>
-                <td class="small">{fmtWindow(z.properties.active_from, z.properties.active_until)}</td>
+                <td>
+                  {fmtBand(z.properties.floor_m, z.properties.ceiling_m)}
+                  <div class="muted small">{fmtWindow(z.properties.active_from, z.properties.active_until)}</div>
+                </td>
                 {admin && (
                   <td onClick={(e) => e.stopPropagation()}>
                     <div class="row nowrap">
@@ -165,7 +166,7 @@ function ZoneEditor({ zone, isNew, onClose }: { zone: ZoneFeature | null; isNew:
     cancel.current?.();
     setDrawing(true);
     setError(null);
-    cancel.current = startDrawing(map, 'polygon', (coords) => {
+    cancel.current = map.startDraw('polygon', (coords) => {
       cancel.current = null;
       setDrawing(false);
       if (coords.length >= 3) setRing(coords);

@@ -10,6 +10,7 @@ import {
   buildStations, padLabel, recentSessions, stationsFromFeatures, stationsFromQueue, waitingLine,
   type QueueAnswer, type StationCollection, type StationView,
 } from './charging-logic';
+import { canOperateAt } from './fleet-logic';
 import './fleet.css';
 
 const POLL_MS = 2000;
@@ -32,14 +33,13 @@ export function ChargingPanel() {
   const pads = stations.reduce((n, s) => n + s.padViews.length, 0);
 
   return (
-    <div class="charging">
-      <div class="fleet-summary">
+    <div class="ch-panel">
+      <div class="fleet-summary" title={queue?.stamp ? `the planner last published the queue at ${fmtTime(queue.stamp)}` : undefined}>
         <span><b>{stations.length}</b> station{stations.length === 1 ? '' : 's'}</span>
         <span>{pads - charging - flying} of {pads} pads free</span>
-        <span class="sum sum-charging"><i class="dot" />{charging} charging</span>
+        <span class="fl-sum sum-charging"><i class="dot" />{charging} charging</span>
         <span>{flying} flying to a pad</span>
-        <span class={line.length ? 'warn-text' : ''}>{line.length} waiting</span>
-        {queue?.stamp && <span class="muted small">queue at {fmtTime(queue.stamp)}</span>}
+        <span class={line.length ? 'fl-warn' : ''}>{line.length} waiting</span>
       </div>
       {queueError && <div class="error-line" role="alert">Charging queue: {queueError}</div>}
       {stationsError && !queue?.stations?.length && <div class="error-line" role="alert">Stations: {stationsError}</div>}
@@ -65,12 +65,12 @@ export function ChargingPanel() {
             <tbody>
               {line.map((e) => (
                 <tr data-testid="charging-queue-row" data-vehicle={e.vehicle_id}>
-                  <td class="num">{e.queue_position || '—'}</td>
+                  <td class="fl-num">{e.queue_position || '—'}</td>
                   <td><VehicleLink id={e.vehicle_id} /></td>
-                  <td class="ellipsis">{e.station_id ?? <span class="muted">any</span>}</td>
+                  <td class="fl-ellipsis">{e.station_id ?? <span class="muted">any</span>}</td>
                   <td><BatteryBar pct={e.battery_pct} /></td>
-                  <td class="num">{fmtPct(e.target_pct)}</td>
-                  <td class="num">{fmtDuration(e.estimated_wait_s)}</td>
+                  <td class="fl-num">{fmtPct(e.target_pct)}</td>
+                  <td class="fl-num">{fmtDuration(e.estimated_wait_s)}</td>
                 </tr>
               ))}
             </tbody>
@@ -88,16 +88,16 @@ export function ChargingPanel() {
             {sessions.map((s) => (
               <tr data-vehicle={s.vehicle_id}>
                 <td><VehicleLink id={s.vehicle_id} /></td>
-                <td class="ellipsis" title={`${s.station_id} ${padLabel(s.pad)}`}>{s.station_id} · {s.pad + 1}</td>
-                <td class="num" title={s.ended_at ? `ended ${fmtTime(s.ended_at)}` : 'in progress'}>
+                <td class="fl-ellipsis" title={`${s.station_id} ${padLabel(s.pad)}`}>{s.station_id} · {s.pad + 1}</td>
+                <td class="fl-num" title={s.ended_at ? `ended ${fmtTime(s.ended_at)}` : 'in progress'}>
                   {fmtTime(s.started_at ?? s.requested_at)}
                 </td>
-                <td class="num">
+                <td class="fl-num">
                   {fmtPct(s.start_pct)} → {s.ended_at ? fmtPct(s.end_pct) : <span class="muted">…</span>}
-                  {s.ended_at && !s.completed && <span class="warn-text" title="ended before the target"> ✕</span>}
+                  {s.ended_at && !s.completed && <span class="fl-warn" title="ended before the target"> ✕</span>}
                 </td>
-                <td class="num">{fmtEnergy(s.energy_wh)}</td>
-                <td class="num">{fmtDuration(s.queue_wait_s)}</td>
+                <td class="fl-num">{fmtEnergy(s.energy_wh)}</td>
+                <td class="fl-num">{fmtDuration(s.queue_wait_s)}</td>
               </tr>
             ))}
           </tbody>
@@ -109,7 +109,7 @@ export function ChargingPanel() {
 
 function VehicleLink({ id }: { id: string }) {
   const { openVehicle } = useApp();
-  return <button type="button" class="linkish strong" onClick={() => openVehicle(id)}>{id}</button>;
+  return <button type="button" class="fl-link fl-strong" onClick={() => openVehicle(id)}>{id}</button>;
 }
 
 function Station({ s }: { s: StationView }) {
@@ -117,10 +117,10 @@ function Station({ s }: { s: StationView }) {
   return (
     <section class="ch-station" data-testid="charging-station" data-station={s.id} aria-label={`station ${s.name}`}>
       <header class="ch-station-head">
-        <b class="ellipsis" title={s.id}>{s.name}</b>
-        {s.site && <span class="muted small">{s.site}</span>}
+        <b class="fl-ellipsis" title={s.id}>{s.name}</b>
+        {s.site && <span class="muted fl-small">{s.site}</span>}
         <span class="spacer" />
-        <span class="muted small num">
+        <span class="muted fl-small fl-num">
           {busy}/{s.padViews.length} busy{s.rateW ? ` · ${fmtNumber(s.rateW / 1000, 1, 'kW')}` : ''}
           {s.waiting ? ` · ${s.waiting} queued` : ''}
         </span>
@@ -134,14 +134,14 @@ function Station({ s }: { s: StationView }) {
 
 function Pad({ index, entry }: { index: number; entry: ChargingEntry | null }) {
   if (!entry) {
-    return <li class="ch-pad free" data-testid="charging-pad" data-pad={index} data-free="true"><span class="ch-pad-no">{index + 1}</span><span class="muted">free</span></li>;
+    return <li class="ch-pad ch-free" data-testid="charging-pad" data-pad={index} data-free="true"><span class="ch-pad-no">{index + 1}</span><span class="muted">free</span></li>;
   }
   return (
-    <li class={`ch-pad ${entry.state}`} data-testid="charging-pad" data-pad={index} data-free="false" data-vehicle={entry.vehicle_id}>
+    <li class={`ch-pad st-${entry.state}`} data-testid="charging-pad" data-pad={index} data-free="false" data-vehicle={entry.vehicle_id}>
       <span class="ch-pad-no">{index + 1}</span>
       <VehicleLink id={entry.vehicle_id} />
       <BatteryBar pct={entry.battery_pct} />
-      <span class="muted small num">
+      <span class="muted fl-small fl-num">
         {entry.state === 'charging'
           ? `full in ${fmtDuration(entry.time_to_full_s)}${entry.target_pct != null ? ` (to ${fmtPct(entry.target_pct)})` : ''}`
           : humanize(entry.state)}
@@ -159,7 +159,7 @@ function SendToCharge({ queued }: { queued: Set<string> }) {
   if (!session.can('operate', site)) return null;
   // Lowest battery first: the vehicle an operator sends to charge is usually near the top.
   const candidates = [...store.vehicles.values()]
-    .filter((v) => (!site || v.site_id === site) && session.can('operate', v.site_id) && !queued.has(v.vehicle_id)
+    .filter((v) => (!site || v.site_id === site) && canOperateAt(session.me.grants, v.site_id) && !queued.has(v.vehicle_id)
       && v.status !== 'charging')
     .sort((a, b) => (a.battery_pct ?? 101) - (b.battery_pct ?? 101));
   const targetOk = Number.isFinite(target) && target > 0 && target <= 100;
@@ -176,7 +176,7 @@ function SendToCharge({ queued }: { queued: Set<string> }) {
           </select>
         </label>
         <label>Target %
-          <input type="number" min={1} max={100} step={5} class="narrow" data-testid="charging-target" value={target}
+          <input type="number" min={1} max={100} step={5} class="ch-narrow" data-testid="charging-target" value={target}
             onInput={(e) => setTarget(e.currentTarget.valueAsNumber)} />
         </label>
         <label>Urgency

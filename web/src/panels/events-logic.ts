@@ -79,10 +79,22 @@ export function titleOf(e: FleetEvent): string {
   return e.kind === 'coordination' ? humanize(e.type) : `mission ${humanize(e.to_state)}`;
 }
 
+const UNITS: [string, string][] = [['_pct', '%'], ['_mps', ' m/s'], ['_deg', '°'], ['_m', ' m'], ['_s', ' s'], ['_wh', ' Wh']];
+
+/** "distance_m", "8.4" → "distance 8.4 m": the unit moves from the key to the value. */
+export function dataText(key: string, value: string): string {
+  for (const [suffix, unit] of UNITS) {
+    if (key.endsWith(suffix) && value !== '' && Number.isFinite(Number(value))) {
+      return `${humanize(key.slice(0, -suffix.length))} ${value}${unit}`;
+    }
+  }
+  return `${humanize(key)}: ${value}`;
+}
+
 /** One line saying what happened, for the row's second line (and its tooltip). */
 export function messageOf(e: FleetEvent): string {
   if (e.kind === 'coordination') {
-    const data = Object.entries(e.data).map(([k, v]) => `${humanize(k)}: ${v}`).join(' · ');
+    const data = Object.entries(e.data).map(([k, v]) => dataText(k, v)).join(' · ');
     return [e.resolution, data].filter(Boolean).join(' — ');
   }
   const move = `${e.from_state ? humanize(e.from_state) : 'new'} → ${humanize(e.to_state)}`;

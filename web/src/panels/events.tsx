@@ -76,10 +76,10 @@ export function EventsPanel() {
 
   const filtered = filter.severity || filter.kind || filter.type || filter.state || filter.vehicle;
   return (
-    <div class="events">
+    <div class="ev-panel">
       <div class="fleet-filters" role="search">
         <label>
-          <span class="sr-only">Severity</span>
+          <span class="fl-sr">Severity</span>
           <select data-testid="events-severity" value={filter.severity}
             onChange={(e) => setFilter({ severity: e.currentTarget.value as EventFilter['severity'] })}>
             <option value="">Any severity</option>
@@ -89,7 +89,7 @@ export function EventsPanel() {
           </select>
         </label>
         <label>
-          <span class="sr-only">Kind</span>
+          <span class="fl-sr">Kind</span>
           <select data-testid="events-kind" value={filter.kind}
             onChange={(e) => setFilter({ kind: e.currentTarget.value as EventFilter['kind'], type: '' })}>
             <option value="">All kinds</option>
@@ -98,7 +98,7 @@ export function EventsPanel() {
           </select>
         </label>
         <label>
-          <span class="sr-only">Type</span>
+          <span class="fl-sr">Type</span>
           <select data-testid="events-type" value={filter.type}
             onChange={(e) => setFilter({ type: e.currentTarget.value })}>
             <option value="">Any type</option>
@@ -107,7 +107,7 @@ export function EventsPanel() {
           </select>
         </label>
         <label>
-          <span class="sr-only">State</span>
+          <span class="fl-sr">State</span>
           <select data-testid="events-state" value={filter.state}
             onChange={(e) => setFilter({ state: e.currentTarget.value as EventFilter['state'] })}>
             <option value="">Open &amp; resolved</option>
@@ -115,8 +115,8 @@ export function EventsPanel() {
             <option value="resolved">resolved</option>
           </select>
         </label>
-        <label class="grow">
-          <span class="sr-only">Vehicle or mission</span>
+        <label class="fl-grow">
+          <span class="fl-sr">Vehicle or mission</span>
           <input type="search" placeholder="Vehicle or mission…" data-testid="events-vehicle" value={filter.vehicle}
             onInput={(e) => setFilter({ vehicle: e.currentTarget.value })} />
         </label>
@@ -132,15 +132,15 @@ export function EventsPanel() {
         </section>
       )}
 
-      <div class="ev-count muted small" data-testid="events-count">
+      <div class="ev-count muted fl-small" data-testid="events-count">
         {list.length} event{list.length === 1 ? '' : 's'}{filtered ? ` match (of ${all.length})` : ''}
         {pinned.length > 0 && ` · ${pinned.length} critical pinned above`}
         {cur.events.length > 0 && ` · ${cur.events.length} loaded from the log`}
-        {filtered && <button type="button" class="linkish" onClick={() => setFilter({ ...NO_EVENT_FILTER })}>clear filters</button>}
+        {filtered && <button type="button" class="fl-link" onClick={() => setFilter({ ...NO_EVENT_FILTER })}>clear filters</button>}
       </div>
 
       {list.length === 0 ? (
-        <div class="muted empty">{all.length ? 'No event matches these filters.' : 'No events yet.'}</div>
+        <div class="muted fl-empty">{all.length ? 'No event matches these filters.' : 'No events yet.'}</div>
       ) : (
         <ul class="ev-list" data-testid="events-list">
           {list.slice(0, rows).map((e) => <EventRow key={eventKey(e)} e={e} open={openVehicle} />)}
@@ -169,22 +169,29 @@ function EventRow({ e, open, pinned, onAck }: {
   const msg = messageOf(e);
   const vehicles = vehiclesOf(e);
   return (
-    <li class={`ev sev-${sev}${pinned ? ' pinned' : ''}`} data-testid="event-row" data-severity={sev}
+    <li class={`ev-item sev-${sev}${pinned ? ' ev-pinned-row' : ''}`} data-testid="event-row" data-severity={sev}
       data-type={typeOf(e)} data-kind={e.kind} data-state={state ?? undefined}>
       <div class="ev-line">
-        <span class="ev-time num" title={e.stamp ? new Date(e.stamp * 1000).toLocaleString() : ''}>{fmtTime(e.stamp)}</span>
+        <span class="ev-time fl-num" title={e.stamp ? new Date(e.stamp * 1000).toLocaleString() : ''}>{fmtTime(e.stamp)}</span>
         <span class={`sev-badge sev-${sev}`}>{sev}</span>
         <span class="ev-type">{titleOf(e)}</span>
         <span class="ev-vehicles">
           {vehicles.map((v) => (
-            <button type="button" class="linkish" data-testid="event-vehicle" onClick={() => open(v)}>{v}</button>
+            <button type="button" class="fl-link" data-testid="event-vehicle" onClick={() => open(v)}>{v}</button>
           ))}
         </span>
         <span class="spacer" />
         {state && <span class={`ev-state st-${state}`}>{state}</span>}
-        {pinned && onAck && <button type="button" class="ev-ack" data-testid="event-ack" onClick={onAck}>Acknowledge</button>}
       </div>
-      {msg && <div class="ev-msg ellipsis" title={msg}>{msg}</div>}
+      {(msg || pinned) && (
+        <div class="ev-line">
+          <span class="ev-msg fl-ellipsis" title={msg}>{msg}</span>
+          {pinned && onAck && <>
+            <span class="spacer" />
+            <button type="button" class="ev-ack" data-testid="event-ack" onClick={onAck}>Acknowledge</button>
+          </>}
+        </div>
+      )}
     </li>
   );
 }

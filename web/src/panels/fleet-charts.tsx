@@ -77,6 +77,8 @@ function columns(series: Sample[], key: ChartDef['key']): uPlot.AlignedData {
   return [series.map((s) => s.t), series.map((s) => s[key])];
 }
 
+// Lines span nulls: a stored sample may carry only some fields (a battery-only row), which
+// is not a gap in the flight; a real silence has no samples and shows as a straight run.
 function makeChart(el: HTMLElement, def: ChartDef, data: uPlot.AlignedData): uPlot {
   const fg = cssVar(el, '--muted', '#8d98a8');
   const grid = cssVar(el, '--grid', '#1f2833');
@@ -93,7 +95,7 @@ function makeChart(el: HTMLElement, def: ChartDef, data: uPlot.AlignedData): uPl
     padding: [6, 6, 0, 0],
     scales: {
       // A fixed ten-minute window ending now: the line grows from the right, like a monitor.
-      x: { time: true, range: () => { const n = Date.now() / 1000; return [n - SERIES_SECONDS, n]; } },
+      x: { time: true, range: (u) => windowOf(u.data[0] as number[], Date.now() / 1000) },
       y: def.range ? { range: def.range } : { range: (_u, min, max) => padRange(min, max) },
     },
     axes: [
@@ -103,9 +105,19 @@ function makeChart(el: HTMLElement, def: ChartDef, data: uPlot.AlignedData): uPl
     ],
     series: [
       {},
-      { label: def.label, stroke: color, width: 1.6, fill: fillOf(color), spanGaps: false, points: { show: false } },
+      { label: def.label, stroke: color, width: 1.6, fill: fillOf(color), spanGaps: true, points: { show: false } },
     ],
   }, data, el);
+}
+
+/**
+ * The ten minutes shown: ending now, unless the samples are all older than that (a vehicle
+ * silent for long, or a clock far off) — then ending at the last sample, so they still show.
+ */
+export function windowOf(times: number[], nowS: number): [number, number] {
+  const last = times.length ? times[times.length - 1] : null;
+  const end = last !== null && (nowS - last > SERIES_SECONDS || last > nowS + 60) ? last : nowS;
+  return [end - SERIES_SECONDS, end];
 }
 
 /**
@@ -177,15 +189,15 @@ export function VehicleCharts({ id }: { id: string }) {
           <figure class="vd-chart" data-testid={`vehicle-chart-${def.key === 'alt' ? 'altitude' : def.key}`}>
             <figcaption>
               <span>{def.label}</span>
-              <b class="num">{latest ? fmtNumber(latest[def.key], def.digits, def.unit) : '—'}</b>
+              <b class="fl-num">{latest ? fmtNumber(latest[def.key], def.digits, def.unit) : '—'}</b>
             </figcaption>
             <div class="vd-chart-plot" ref={(el) => { boxes.current[i] = el; }} />
           </figure>
         ))}
       </div>
-      <div class="muted small">
+      <div class="muted fl-small">
         {history.loading ? 'Loading the last 10 minutes…'
-          : history.error ? <span class="warn-text">History not available ({history.error}); showing live samples only.</span>
+          : history.error ? <span class="fl-warn">History not available ({history.error}); showing live samples only.</span>
           : 'Last 10 minutes; live.'}
       </div>
     </section>

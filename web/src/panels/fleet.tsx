@@ -1,8 +1,8 @@
 // The Fleet tab: the sortable, filterable table of every vehicle, or one vehicle's detail
 // when one is selected (from a row, the map or an alert).
-import { useMemo, useState } from 'preact/hooks';
-import { useApp, useSlices } from '../ctx';
-import { fmtAge, humanize } from '../format';
+import { useState } from 'preact/hooks';
+import { useApp, useSlices, useTick } from '../ctx';
+import { fmtAge, fmtTime, humanize } from '../format';
 import { VEHICLE_STATUSES, type Vehicle } from '../types';
 import { BatteryBar, StatusPill } from '../ui';
 import {
@@ -28,7 +28,7 @@ const COLUMNS: { key: SortKey; label: string; title?: string }[] = [
   { key: 'vehicle', label: 'Vehicle' },
   { key: 'site', label: 'Site' },
   { key: 'status', label: 'Status' },
-  { key: 'liveness', label: 'Link', title: 'liveness: fresh, stale or lost' },
+  { key: 'liveness', label: 'Link', title: 'link: fresh, stale or lost' },
   { key: 'battery', label: 'Battery' },
   { key: 'mode', label: 'Mode' },
   { key: 'mission', label: 'Mission' },
@@ -38,6 +38,8 @@ const COLUMNS: { key: SortKey; label: string; title?: string }[] = [
 function FleetTable() {
   const { store, site, openVehicle, setTab } = useApp();
   useSlices(store, ['vehicles'], 1000);
+  // Ages move on when no update arrives (a lost link, a silent server).
+  useTick(5000);
   const [filter, setFilterState] = useState(saved.filter);
   const [sort, setSortState] = useState(saved.sort);
   const [rows, setRowsState] = useState(saved.rows);
@@ -60,17 +62,19 @@ function FleetTable() {
   const summary = summarize(atSite);
   const now = Date.now() / 1000;
   const filtered = filter.text || filter.status || filter.liveness || filter.lowBattery;
+  // One site chosen: every row would repeat it.
+  const columns = site ? COLUMNS.filter((c) => c.key !== 'site') : COLUMNS;
 
   return (
-    <div class="fleet">
+    <div class="fl-panel">
       <div class="fleet-filters" role="search">
-        <label class="grow">
-          <span class="sr-only">Search vehicles</span>
+        <label class="fl-grow">
+          <span class="fl-sr">Search vehicles</span>
           <input type="search" placeholder="Search id, model, mission…" data-testid="fleet-filter"
             value={filter.text} onInput={(e) => setFilter({ text: e.currentTarget.value })} />
         </label>
         <label>
-          <span class="sr-only">Status</span>
+          <span class="fl-sr">Status</span>
           <select data-testid="fleet-status" value={filter.status}
             onChange={(e) => setFilter({ status: e.currentTarget.value as FleetFilter['status'] })}>
             <option value="">Any status</option>
@@ -78,7 +82,7 @@ function FleetTable() {
           </select>
         </label>
         <label>
-          <span class="sr-only">Liveness</span>
+          <span class="fl-sr">Liveness</span>
           <select data-testid="fleet-liveness" value={filter.liveness}
             onChange={(e) => setFilter({ liveness: e.currentTarget.value as FleetFilter['liveness'] })}>
             <option value="">Any link</option>
@@ -88,7 +92,7 @@ function FleetTable() {
             <option value="lost">lost</option>
           </select>
         </label>
-        <button type="button" class={`toggle${filter.lowBattery ? ' on' : ''}`} aria-pressed={filter.lowBattery}
+        <button type="button" class={`fl-toggle${filter.lowBattery ? ' fl-on' : ''}`} aria-pressed={filter.lowBattery}
           data-testid="fleet-low-battery" title="only vehicles below 30 % battery"
           onClick={() => setFilter({ lowBattery: !filter.lowBattery })}>
           Low battery
@@ -98,22 +102,21 @@ function FleetTable() {
       <Summary summary={summary} site={site} />
 
       {all.length === 0 ? (
-        <div class="muted empty">No vehicles in the fleet picture yet.</div>
+        <div class="muted fl-empty">No vehicles in the fleet picture yet.</div>
       ) : (
-        <div class="table-wrap">
-          <table class="fleet-table" data-testid="fleet-table" aria-rowcount={shown.length}>
+        <div class="fl-table-wrap">
+          <table class="fleet-table" data-testid="fleet-table" aria-rowcount={shown.length + 1}>
             <colgroup>
-              <col class="c-vehicle" /><col class="c-site" /><col class="c-status" /><col class="c-live" />
-              <col class="c-battery" /><col class="c-mode" /><col class="c-mission" /><col class="c-seen" />
+              {columns.map((c) => <col class={`c-${c.key}`} />)}
             </colgroup>
             <thead>
               <tr>
-                {COLUMNS.map((c) => (
+                {columns.map((c) => (
                   <th scope="col" aria-sort={sort.key === c.key ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none'}
                     title={c.title}>
-                    <button type="button" class="th-sort" data-testid={`fleet-sort-${c.key}`} onClick={() => setSort(c.key)}>
+                    <button type="button" class="fl-th-sort" data-testid={`fleet-sort-${c.key}`} onClick={() => setSort(c.key)}>
                       {c.label}
-                      <span class="sort-mark" aria-hidden="true">
+                      <span class="fl-sort-mark" aria-hidden="true">
                         {sort.key === c.key ? (sort.dir === 'asc' ? '▲' : '▼') : ''}
                       </span>
                     </button>
@@ -123,15 +126,15 @@ function FleetTable() {
             </thead>
             <tbody>
               {shown.slice(0, rows).map((v) => (
-                <Row key={v.vehicle_id} v={v} now={now}
+                <Row key={v.vehicle_id} v={v} now={now} showSite={!site}
                   open={() => openVehicle(v.vehicle_id)} openMissions={() => setTab('missions')} />
               ))}
             </tbody>
           </table>
           {shown.length === 0 && (
-            <div class="muted empty">
+            <div class="muted fl-empty">
               No vehicle matches these filters.{' '}
-              <button type="button" class="linkish" onClick={() => setFilter({ ...NO_FILTER })}>Clear filters</button>
+              <button type="button" class="fl-link" onClick={() => setFilter({ ...NO_FILTER })}>Clear filters</button>
             </div>
           )}
         </div>
@@ -158,44 +161,45 @@ function Summary({ summary, site }: { summary: ReturnType<typeof summarize>; sit
     <div class="fleet-summary" data-testid="fleet-summary">
       <span><b>{summary.total}</b> vehicles{site ? ` at ${site}` : ''}</span>
       {order.filter((s) => summary.byStatus[s]).map((s) => (
-        <span class={`sum sum-${s}`}><i class="dot" />{summary.byStatus[s]} {humanize(s)}</span>
+        <span class={`fl-sum sum-${s}`}><i class="dot" />{summary.byStatus[s]} {humanize(s)}</span>
       ))}
-      {summary.lowBattery > 0 && <span class="sum sum-low">{summary.lowBattery} low battery</span>}
-      {summary.stale > 0 && <span class="sum sum-stale">{summary.stale} stale</span>}
-      {summary.lost > 0 && <span class="sum sum-lost">{summary.lost} lost</span>}
+      {summary.lowBattery > 0 && <span class="fl-sum sum-low">{summary.lowBattery} low battery</span>}
+      {summary.stale > 0 && <span class="fl-sum sum-stale">{summary.stale} stale</span>}
+      {summary.lost > 0 && <span class="fl-sum sum-lost">{summary.lost} lost</span>}
     </div>
   );
 }
 
-// Rows re-render once a second at most (the table's throttle); memo would not pay for itself.
-function Row({ v, now, open, openMissions }: { v: Vehicle; now: number; open(): void; openMissions(): void }) {
+// Rows re-render with the table (at most once a second); memo would not pay for itself.
+function Row({ v, now, showSite, open, openMissions }: {
+  v: Vehicle; now: number; showSite: boolean; open(): void; openMissions(): void;
+}) {
   const stale = v.liveness !== 'fresh';
-  const seenTitle = useMemo(() => (v.stamp ? new Date(v.stamp * 1000).toLocaleString() : 'no sample yet'), [v.stamp]);
   return (
     <tr data-testid="vehicle-row" data-vehicle={v.vehicle_id} data-status={v.status} data-liveness={v.liveness}
       class={`live-${v.liveness}`} onClick={open}>
       <td class="c-vehicle" title={`${v.vehicle_id} (${v.model})`}>
-        <button type="button" class="linkish strong" onClick={(e) => { e.stopPropagation(); open(); }}>
+        <button type="button" class="fl-link fl-strong" onClick={(e) => { e.stopPropagation(); open(); }}>
           {v.vehicle_id}
         </button>
       </td>
-      <td class="ellipsis" title={v.site_id ?? 'no site'}>{v.site_id ?? '—'}</td>
+      {showSite && <td class="fl-ellipsis" title={v.site_id ?? 'no site'}>{v.site_id ?? '—'}</td>}
       <td><StatusPill status={v.status} stale={stale} /></td>
-      <td>
-        <span class={`liveness liveness-${v.liveness}`} title={`link ${v.liveness}`}>
-          {v.liveness === 'fresh' ? <span class="sr-only">fresh</span> : v.liveness}
+      <td class="c-live">
+        <span class={`fl-live liveness-${v.liveness}`} title={`link ${v.liveness}`}>
+          {v.liveness === 'fresh' ? <span class="fl-sr">fresh</span> : v.liveness}
         </span>
       </td>
       <td><BatteryBar pct={v.battery_pct} /></td>
-      <td class="ellipsis mono" title={v.mode}>{shortMode(v.mode)}</td>
-      <td class="ellipsis" title={v.mission_id ?? ''}>
+      <td class="fl-ellipsis fl-mono" title={v.mode}>{shortMode(v.mode)}</td>
+      <td class="fl-ellipsis" title={v.mission_id ?? ''}>
         {v.mission_id ? (
-          <button type="button" class="linkish" onClick={(e) => { e.stopPropagation(); openMissions(); }}>
+          <button type="button" class="fl-link" onClick={(e) => { e.stopPropagation(); openMissions(); }}>
             {v.mission_id}
           </button>
         ) : <span class="muted">—</span>}
       </td>
-      <td class={`num${stale ? ' warn-text' : ''}`} title={`${seenTitle} (${fmtAge(v.stamp, now)})`}>{shortAge(v.stamp, now)}</td>
+      <td class={`fl-num${stale ? ' fl-warn' : ''}`} title={v.stamp ? `${fmtTime(v.stamp, now)} (${fmtAge(v.stamp, now)})` : 'no sample yet'}>{shortAge(v.stamp, now)}</td>
     </tr>
   );
 }

@@ -101,7 +101,7 @@ export function MissionPicker(props: { selected: string | null; onSelect(id: str
   return (
     <div class="hist-pick">
       <div class="row hist-filters">
-        <label class="grow">Search<input type="search" value={search} placeholder="mission id, vehicle, type"
+        <label class="h-grow">Search<input type="search" value={search} placeholder="mission id, vehicle, type"
           data-testid="history-search" onInput={(e) => setSearch(e.currentTarget.value)}
           onKeyDown={(e) => { if (e.key === 'Enter' && rows.length === 1) props.onLoad(rows[0].id); }} /></label>
         <label>State<select value={state} data-testid="history-state" onChange={(e) => setState(e.currentTarget.value)}>
@@ -147,7 +147,7 @@ export function MissionPicker(props: { selected: string | null; onSelect(id: str
 
 /** A mission state as a coloured tag (outcomes green/amber/red, running blue). */
 export function MissionState({ state }: { state: string }) {
-  return <span class={`mstate mstate-${state}`}>{humanize(state)}</span>;
+  return <span class={`h-state h-state-${state}`}>{humanize(state)}</span>;
 }
 
 export interface VehicleRange { vehicle: string; from: string; to: string }
@@ -167,7 +167,7 @@ export function VehiclePicker(props: { value: VehicleRange; onChange(v: VehicleR
   return (
     <div class="hist-pick">
       <div class="row">
-        <label class="grow">Vehicle<select value={v.vehicle} data-testid="history-vehicle"
+        <label class="h-grow">Vehicle<select value={v.vehicle} data-testid="history-vehicle"
           onChange={(e) => props.onChange({ ...v, vehicle: e.currentTarget.value })}>
           <option value="">choose a vehicle…</option>
           {v.vehicle && !ids.includes(v.vehicle) && <option value={v.vehicle}>{v.vehicle}</option>}

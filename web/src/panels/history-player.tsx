@@ -45,7 +45,14 @@ function chartOptions(theme: Theme): ChartOptions {
       { label: 'Battery', scale: 'pct', stroke: theme.ok, width: 1.5 },
     ],
     axes: [
-      themedAxis(theme, { space: 70 }),
+      // 24-hour clock, as everywhere else on the page (uPlot's default is "2:25am").
+      themedAxis(theme, {
+        space: 64,
+        values: (u, ticks) => {
+          const span = (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0);
+          return ticks.map((t) => clock(t).slice(0, span < 600 ? 8 : 5));
+        },
+      }),
       themedAxis(theme, { scale: 'm', size: 44, values: (_u, v) => v.map((x) => `${x} m`) }),
       themedAxis(theme, { scale: 'pct', side: 1, size: 40, grid: { show: false }, values: (_u, v) => v.map((x) => `${x}%`) }),
     ],
@@ -151,7 +158,7 @@ export function ReplayPlayer({ data, onClose }: { data: ReplayData; onClose(): v
         <button type="button" onClick={onClose} data-testid="replay-close">Close replay</button>
       </div>
 
-      {data.running && <div class="pill-note">The mission is still running: the track ends when it was loaded.</div>}
+      {data.running && <div class="h-pill-note">The mission is still running: the track ends when it was loaded.</div>}
       <div class="replay-controls">
         <button type="button" class="primary replay-play" data-testid="replay-play" onClick={toggle}
           aria-pressed={playing} title="play / pause (Space)">
@@ -162,7 +169,7 @@ export function ReplayPlayer({ data, onClose }: { data: ReplayData; onClose(): v
             value={t - start} onInput={(e) => seek(start + Number(e.currentTarget.value))} />
           <div class="replay-marks" aria-hidden={marks.length === 0}>
             {marks.map((m) => (
-              <button type="button" class={`replay-mark mstate-${m.e.to_state}`} tabIndex={-1}
+              <button type="button" class={`replay-mark h-state-${m.e.to_state}`} tabIndex={-1}
                 style={{ left: `${((Math.min(end, Math.max(start, m.at)) - start) / span) * 100}%` }}
                 title={`${humanize(m.e.to_state)} at ${clock(m.at)}${m.e.reason ? ` — ${m.e.reason}` : ''}`}
                 aria-label={`${m.e.to_state} at ${clock(m.at)}`} onClick={() => seek(m.at)} />
@@ -176,23 +183,23 @@ export function ReplayPlayer({ data, onClose }: { data: ReplayData; onClose(): v
       </div>
 
       <div class="replay-readouts">
-        <div class="readout readout-time"><span class="muted">Time</span>
+        <div class="h-readout h-readout-time"><span class="muted">Time</span>
           <b data-testid="replay-time">{clock(t, multiDay)}</b>
           <span class="muted">+{fmtClockSpan(t - start)} / {fmtClockSpan(span)}</span></div>
-        <div class="readout"><span class="muted">Altitude</span><b>{fmtNumber(s.alt, 1, 'm')}</b></div>
-        <div class="readout"><span class="muted">Speed</span><b>{fmtNumber(s.speed, 1, 'm/s')}</b></div>
-        <div class="readout"><span class="muted">Battery</span><BatteryBar pct={s.battery} /></div>
-        <div class="readout"><span class="muted">Heading</span><b>{fmtNumber(s.headingDeg, 0, '°')}</b></div>
-        <div class="readout"><span class="muted">Mode</span><b>{s.mode ?? '—'}</b></div>
+        <div class="h-readout"><span class="muted">Altitude</span><b>{fmtNumber(s.alt, 1, 'm')}</b></div>
+        <div class="h-readout"><span class="muted">Speed</span><b>{fmtNumber(s.speed, 1, 'm/s')}</b></div>
+        <div class="h-readout"><span class="muted">Battery</span><BatteryBar pct={s.battery} /></div>
+        <div class="h-readout"><span class="muted">Heading</span><b>{fmtNumber(s.headingDeg, 0, '°')}</b></div>
+        <div class="h-readout"><span class="muted">Mode</span><b>{s.mode ?? '—'}</b></div>
       </div>
       {s.gap && <div class="replay-gap" role="status">No telemetry recorded here: the vehicle is shown where it was last seen.</div>}
       {!map && <div class="muted">The map is not ready yet; the track will show once it is.</div>}
 
       <UChart label="altitude and battery over the replay" height={130} options={chartOptions} data={chartData}
         marker={t} onPick={(x) => seek(x)} testid="replay-chart" />
-      <div class="row chart-legend">
-        <span><i class="sw" style={{ background: 'var(--accent)' }} />altitude (m)</span>
-        <span><i class="sw" style={{ background: 'var(--ok)' }} />battery (%)</span>
+      <div class="row h-chart-legend">
+        <span><i class="h-sw" style={{ background: 'var(--accent)' }} />altitude (m)</span>
+        <span><i class="h-sw" style={{ background: 'var(--ok)' }} />battery (%)</span>
         <span class="spacer" />
         <span class="muted">{track.length} samples{data.downsampled ? ' (downsampled)' : ''} · click the chart to jump</span>
       </div>
@@ -207,10 +214,10 @@ export function ReplayPlayer({ data, onClose }: { data: ReplayData; onClose(): v
                 const inside = at >= start - 1 && at <= end + 1;
                 return (
                   <tr class={inside && at <= t ? 'passed' : ''}>
-                    <td><button type="button" class="linkish" disabled={!inside} onClick={() => seek(at)}
+                    <td><button type="button" class="h-linkish" disabled={!inside} onClick={() => seek(at)}
                       title={inside ? 'jump to this moment' : 'outside the recorded track'}>{clock(at, multiDay)}</button></td>
                     <td><MissionState state={e.to_state} /></td>
-                    <td class="wrap">{e.reason || ''}{e.actor ? <span class="muted"> — {e.actor}</span> : null}</td>
+                    <td class="h-wrap">{e.reason || ''}{e.actor ? <span class="muted"> — {e.actor}</span> : null}</td>
                   </tr>
                 );
               })}

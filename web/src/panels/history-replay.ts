@@ -89,7 +89,28 @@ export function toTrack(samples: SampleIn[]): TrackPoint[] {
     });
   }
   out.sort((a, b) => a.t - b.t);
-  return out.filter((p, i) => i === 0 || p.t !== out[i - 1].t);
+  return fillForward(out.filter((p, i) => i === 0 || p.t !== out[i - 1].t));
+}
+
+type Field = 'alt' | 'speed' | 'battery' | 'heading' | 'mode';
+const FIELDS: Field[] = ['alt', 'speed', 'battery', 'heading', 'mode'];
+
+/**
+ * A stored sample may miss a field its topic had not sent yet (the recorder merges topics
+ * into rows): carry the last value forward while it is recent, so readouts and charts do not
+ * flicker to "unknown".
+ */
+export function fillForward(track: TrackPoint[], maxAgeS = GAP_S): TrackPoint[] {
+  const last: Partial<Record<Field, { t: number; v: number | string }>> = {};
+  for (const p of track) {
+    for (const f of FIELDS) {
+      const v = p[f];
+      const known = last[f];
+      if (v !== null) last[f] = { t: p.t, v };
+      else if (known && p.t - known.t <= maxAgeS) (p as unknown as Record<Field, unknown>)[f] = known.v;
+    }
+  }
+  return track;
 }
 
 /** The index of the last point with p.t <= t, or -1 (binary search: tracks are long). */

@@ -38,10 +38,16 @@ export function HistoryPanel() {
   const [replay, setReplay] = useState<ReplayData | null>(null);
   const seq = useRef(0);
 
-  const history = (vehicle: string, t0: number, t1: number) =>
-    session.get<HistoryOut>(`/telemetry/vehicles/${encodeURIComponent(vehicle)}/history`, {
-      t0: isoZ(t0), t1: isoZ(t1), max_points: MAX_POINTS,
-    }, { timeoutMs: 60_000 });
+  const history = async (vehicle: string, t0: number, t1: number) => {
+    try {
+      return await session.get<HistoryOut>(`/telemetry/vehicles/${encodeURIComponent(vehicle)}/history`, {
+        t0: isoZ(t0), t1: isoZ(t1), max_points: MAX_POINTS,
+      }, { timeoutMs: 60_000 });
+    } catch (err) {
+      // Say whose telemetry failed: a mission's replay fetches its vehicle's.
+      throw new Error(`cannot load the telemetry of ${vehicle}: ${describeError(err)}`);
+    }
+  };
 
   /** Run one load; a newer one (or closing) makes an older answer moot. */
   const run = async (load: () => Promise<ReplayData>) => {
@@ -79,7 +85,7 @@ export function HistoryPanel() {
     // The vehicle/time form now covers this mission, ready to widen the window around it.
     setRange({ vehicle, from: toLocalInput(w.t0 - 60), to: toLocalInput(w.t1 + 120) });
     return {
-      label: `${id} · ${vehicle}`, mapLabel: `${vehicle} · ${id}`, vehicleId: vehicle, missionId: id, track, timeline,
+      label: `${id} · ${vehicle}`, mapLabel: vehicle, vehicleId: vehicle, missionId: id, track, timeline,
       running: w.running, exportQuery: { mission: id }, exportName: `fleet_${id.replace(/[^\w.-]+/g, '_')}.mcap`,
       downsampled: h.samples.length >= MAX_POINTS * 0.95,
     };
@@ -121,8 +127,8 @@ export function HistoryPanel() {
       {replay && <ReplayPlayer data={replay} onClose={close} />}
       <div class="history-picker" hidden={!!replay}>
         <div class="row">
-          <h2 class="grow">History &amp; replay</h2>
-          <div class="seg" role="tablist" aria-label="replay what">
+          <h2 class="h-grow">History &amp; replay</h2>
+          <div class="h-seg" role="tablist" aria-label="replay what">
             <button type="button" role="tab" aria-selected={mode === 'mission'} class={mode === 'mission' ? 'active' : ''}
               data-testid="history-mode-mission" onClick={() => setMode('mission')}>Mission</button>
             <button type="button" role="tab" aria-selected={mode === 'vehicle'} class={mode === 'vehicle' ? 'active' : ''}

@@ -74,7 +74,7 @@ export function MissionsPanel() {
         <thead>
           <tr>
             <th>State</th><th>Mission</th><th>Progress · ETA</th><th>Vehicle</th>
-            <th title="priority (10 most urgent)">Prio</th><th>Updated</th>
+            <th title="priority (10 most urgent)">Prio</th><th title="last change">Upd.</th>
           </tr>
         </thead>
         <tbody>
@@ -120,7 +120,7 @@ function MissionRow({ m, open, onToggle }: { m: Mission; open: boolean; onToggle
           ) : <span class="muted">—</span>}
         </td>
         <td class="num">{m.priority}</td>
-        <td class="muted small" title={fmtTime(m.updated)}>{fmtAge(m.updated)}</td>
+        <td class="muted small" title={`updated ${fmtTime(m.updated)} (${fmtAge(m.updated)})`}>{shortAge(m.updated)}</td>
       </tr>
       {open && (
         <tr class="mp-detail-row">
@@ -158,7 +158,7 @@ function MissionDetail({ id, mission, onClose }: { id: string; mission: Mission 
         <dl class="mp-facts">
           <dt>Type</dt><dd>{m.type ?? '—'}</dd>
           <dt>Site</dt><dd>{site ?? '—'}</dd>
-          <dt>Waypoint</dt><dd>{m.waypoint_count ? `${m.current_waypoint ?? 0} / ${m.waypoint_count}` : '—'}</dd>
+          <dt>Waypoint</dt><dd>{fmtWaypoint(m.current_waypoint, m.waypoint_count)}</dd>
           <dt>Distance</dt><dd>{fmtDistance(m.distance_m)}{m.distance_remaining_m != null && isLive(m) ? ` (${fmtDistance(m.distance_remaining_m)} left)` : ''}</dd>
           <dt>Progress</dt><dd>{fmtNumber(m.progress_pct, 0, '%')}{isLive(m) && m.eta_s != null ? ` · ETA ${fmtDuration(m.eta_s)}` : ''}</dd>
           <dt>Pinned to</dt><dd>{m.pinned_vehicle_id ?? '—'}</dd>
@@ -196,6 +196,24 @@ function MissionDetail({ id, mission, onClose }: { id: string; mission: Mission 
       )}
     </div>
   );
+}
+
+/** "now", "8s", "3m", "2h", "4d": the list's last-change column is narrow. */
+export function shortAge(stamp: number | null | undefined, nowS = Date.now() / 1000): string {
+  if (!stamp) return '—';
+  const d = Math.max(0, nowS - stamp);
+  if (d < 2) return 'now';
+  if (d < 60) return `${Math.floor(d)}s`;
+  if (d < 3600) return `${Math.floor(d / 60)}m`;
+  if (d < 86_400) return `${Math.floor(d / 3600)}h`;
+  return `${Math.floor(d / 86_400)}d`;
+}
+
+/** The planner counts waypoints from 0 and says -1 before the first. */
+function fmtWaypoint(current: number | null | undefined, count: number | null | undefined): string {
+  if (!count) return '—';
+  if (current == null || current < 0) return `not started (${count})`;
+  return `${Math.min(current + 1, count)} / ${count}`;
 }
 
 interface TimelineEntry { time: string; details: unknown }

@@ -134,7 +134,7 @@ function DispatchFields({ f, update, sites }: { f: PlanForm; update: Update; sit
         </label>
         <label>Vehicle
           <select value={f.vehicle} data-testid="plan-vehicle" onChange={(e) => update({ vehicle: e.currentTarget.value })}>
-            <option value="">any available (planner picks)</option>
+            <option value="">any (the planner picks)</option>
             {vehicles.map((v) => (
               <option value={v.vehicle_id}>{v.vehicle_id} — {humanize(v.status)}, {fmtPct(v.battery_pct)}</option>
             ))}

@@ -1,7 +1,7 @@
 // The plan form as data: which shape each mission type needs, the planner's request
 // (fleet_core.planning.request: its keys and nothing else) built from the form and the
 // drawn shape, the bridge's request bodies, and the preview answer turned into a map overlay.
-import type { Feature, LineString, Point, Polygon } from 'geojson';
+import type { Feature, FeatureCollection, LineString, Point, Polygon } from 'geojson';
 import type { DrawMode, LngLat, PreviewOverlay } from '../map/api';
 import type { ZoneFeature } from '../types';
 
@@ -315,7 +315,7 @@ export function parsePreview(a: PreviewOut, spec: Record<string, unknown>): { ov
     paths: legPaths(a),
     area,
     stops: stops.map((s): Feature<Point> => ({
-      type: 'Feature', properties: { kind: 'charge', station: s.station ?? '' },
+      type: 'Feature', properties: { kind: 'charge', station: s.station ?? '', label: s.station ?? 'charge' },
       geometry: { type: 'Point', coordinates: s.at },
     })),
     offendingZoneId: null,
@@ -338,9 +338,16 @@ export function drawnOverlay(d: Drawn | null): PreviewOverlay | null {
   if (d.mode === 'linestring' && d.coords.length >= 2) {
     return { paths: [{ type: 'Feature', properties: { drawn: true }, geometry: { type: 'LineString', coordinates: d.coords } }] };
   }
+  // A target or an orbit centre is not a charging stop: the panel marks it with a highlight.
+  return { paths: [] };
+}
+
+/** The drawn point (target, orbit centre) as a highlight the map draws as a dot. */
+export function drawnPoints(d: Drawn | null): FeatureCollection | null {
+  if (!d || d.mode !== 'point' || !d.coords.length) return null;
   return {
-    paths: [],
-    stops: d.coords.map((c): Feature<Point> => ({ type: 'Feature', properties: { kind: 'target' }, geometry: { type: 'Point', coordinates: c } })),
+    type: 'FeatureCollection',
+    features: d.coords.map((c): Feature<Point> => ({ type: 'Feature', properties: { kind: 'target' }, geometry: { type: 'Point', coordinates: c } })),
   };
 }
 

@@ -103,7 +103,7 @@ export function PlanRecurring({ form, drawn }: { form: PlanForm; drawn: Drawn | 
       {error && <div class="error-line" role="alert" data-testid="plan-recurring-error">{error}</div>}
       {made && (
         <div class="plan-created" role="status" data-testid="plan-recurring-created">
-          Schedule <b>{made.template_id}</b>: first at {fmtTime(made.next_at)}. {made.message}
+          Schedule <b>{made.template_id}</b> created: first mission at {fmtTime(made.next_at)}.
         </div>
       )}
       {schedules.length > 0 && (

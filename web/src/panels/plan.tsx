@@ -7,10 +7,9 @@ import { useApp, useSlices } from '../ctx';
 import type { LngLat, PreviewOverlay } from '../map/api';
 import type { MissionOut } from './missions';
 import { focusMission } from './missions-model';
-import { startDrawing } from './plan-draw';
 import { PlanFields } from './plan-fields';
 import {
-  DEFAULT_FORM, buildSpec, createBody, describeDrawn, drawLabel, drawModeFor, drawnOverlay, parsePreview,
+  DEFAULT_FORM, buildSpec, createBody, describeDrawn, drawLabel, drawModeFor, drawnOverlay, drawnPoints, parsePreview,
   previewBody, zoneInMessage, type Drawn, type PlanForm, type PlanSummary, type PreviewOut,
 } from './plan-model';
 import { PlanRecurring } from './plan-recurring';
@@ -65,10 +64,12 @@ export function PlanPanel() {
   }, [drawing, preview, refusal, drawn]);
 
   useEffect(() => { map?.setPreview(overlay); }, [map, overlay]);
+  useEffect(() => { map?.setHighlight(drawing ? null : drawnPoints(drawn)); }, [map, drawn, drawing]);
   useEffect(() => () => {
     cancelDraw.current?.();
     cancelDraw.current = null;
     map?.setPreview(null);
+    map?.setHighlight(null);
   }, [map]);
 
   const update = (patch: Partial<PlanForm>) => {
@@ -98,7 +99,7 @@ export function PlanPanel() {
     const m = mode;
     // Drawing again over a shape of the same kind edits it rather than starting blank.
     const initial = drawn?.mode === m ? drawn.coords : undefined;
-    cancelDraw.current = startDrawing(map, m, (coords: LngLat[]) => {
+    cancelDraw.current = map.startDraw(m, (coords: LngLat[]) => {
       cancelDraw.current = null;
       setDrawing(false);
       setDrawn(coords.length ? { mode: m, coords } : null);

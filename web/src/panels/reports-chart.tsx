@@ -89,7 +89,7 @@ export function UChart(props: {
       u = new uPlot(opts, latest.current.data, el);
       plot.current = u;
       const m = document.createElement('div');
-      m.className = 'chart-marker';
+      m.className = 'h-chart-marker';
       u.over.append(m);
       markerEl.current = m;
       u.over.addEventListener('click', (e) => {
@@ -120,7 +120,7 @@ export function UChart(props: {
   useEffect(placeMarker, [props.marker]);
 
   return (
-    <div class={`chart${props.onPick ? ' chart-pick' : ''}`} ref={box} data-testid={props.testid}
+    <div class={`h-chart${props.onPick ? ' h-chart-pick' : ''}`} ref={box} data-testid={props.testid}
       role="img" aria-label={props.label} />
   );
 }

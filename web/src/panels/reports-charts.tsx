@@ -16,10 +16,12 @@ const num = (digits: number, unit = '') => (_u: uPlot, v: number | null) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v.toFixed(digits)}${unit}`;
 
 function base(theme: Theme, perWeek: boolean): Pick<ChartOptions, 'cursor' | 'legend' | 'scales'> & { x: uPlot.Axis } {
+  // Half a bucket of room at each end, so the first and last bars are whole.
+  const half = (perWeek ? 7 : 1) * 43_200;
   return {
     cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 6 } },
     legend: { live: true },
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: (_u, min, max) => [min - half, max + half] } },
     x: themedAxis(theme, {
       space: 48,
       values: (_u, ticks) => ticks.map((t) => {
@@ -87,8 +89,8 @@ function energyChart(perWeek: boolean) {
       scales: { ...b.scales, km: { range: (_u, _a, max) => [0, Math.max(1, max * 1.1)] },
         wh: { range: (_u, _a, max) => [0, Math.max(1, max * 1.15)] } },
       axes: [b.x,
-        themedAxis(theme, { scale: 'wh', size: 48, values: (_u, v) => v.map((x) => `${x}`) , label: 'Wh/km', labelSize: 14, labelFont: '11px system-ui' }),
-        themedAxis(theme, { scale: 'km', side: 1, size: 40, grid: { show: false }, values: (_u, v) => v.map((x) => `${x} km`) })],
+        themedAxis(theme, { scale: 'wh', size: 52, values: (_u, v) => v.map((x) => `${x} Wh`) }),
+        themedAxis(theme, { scale: 'km', side: 1, size: 52, grid: { show: false }, values: (_u, v) => v.map((x) => `${x} km`) })],
     };
   };
 }
@@ -121,24 +123,24 @@ export function ReportCharts({ series, perWeek }: { series: Series; perWeek: boo
   const noWaits = series.waitMean.every((v) => v === null);
   const noEnergy = series.energyPerKm.every((v) => v === null) && series.distanceKm.every((v) => !v);
   return (
-    <div class="charts">
-      <div class="chart-box">
+    <div class="h-charts">
+      <div class="h-chart-box">
         <h3>Missions created per {unit}, by current state</h3>
         <UChart testid="reports-chart" label={`missions per ${unit} by state`} height={HEIGHT}
           options={missionsChart(perWeek)} data={missions} shape={`m${perWeek}`} />
       </div>
-      <div class="chart-box">
+      <div class="h-chart-box">
         <h3>Success rate and utilisation per {unit}</h3>
         <UChart testid="reports-chart" label={`success rate and utilisation per ${unit}`} height={HEIGHT}
           options={pctChart(perWeek)} data={pct} shape={`p${perWeek}`} />
       </div>
-      <div class="chart-box">
-        <h3>Energy per km and distance flown per {unit}</h3>
+      <div class="h-chart-box">
+        <h3>Energy per km (Wh/km, left) and distance flown (right) per {unit}</h3>
         {noEnergy && <div class="muted">No flight with a measured distance and energy in this period.</div>}
         <UChart testid="reports-chart" label={`energy per km per ${unit}`} height={HEIGHT}
           options={energyChart(perWeek)} data={energy} shape={`e${perWeek}`} />
       </div>
-      <div class="chart-box">
+      <div class="h-chart-box">
         <h3>Charging queue waits per {unit}</h3>
         {noWaits && <div class="muted">No charging session with a recorded queue wait in this period.</div>}
         <UChart testid="reports-chart" label={`charging waits per ${unit}`} height={HEIGHT}

@@ -31,10 +31,10 @@ interface Loaded {
 
 function Card(props: { label: string; value: string; sub?: string; tone?: 'good' | 'warn' | 'bad' | null; testid?: string }) {
   return (
-    <div class={`card${props.tone ? ` card-${props.tone}` : ''}`} data-testid={props.testid}>
-      <span class="card-label">{props.label}</span>
-      <span class="card-value" title={props.value}>{props.value}</span>
-      {props.sub && <span class="card-sub" title={props.sub}>{props.sub}</span>}
+    <div class={`h-card${props.tone ? ` h-card-${props.tone}` : ''}`} data-testid={props.testid}>
+      <span class="h-card-label">{props.label}</span>
+      <span class="h-card-value" title={props.value}>{props.value}</span>
+      {props.sub && <span class="h-card-sub" title={props.sub}>{props.sub}</span>}
     </div>
   );
 }
@@ -46,7 +46,7 @@ function successTone(rate: number | null): 'good' | 'warn' | 'bad' | null {
 
 function Cards({ s }: { s: Summary }) {
   return (
-    <div class="cards" data-testid="reports-cards">
+    <div class="h-cards" data-testid="reports-cards">
       <Card label="Missions created" value={String(missionTotal(s))} testid="reports-card-missions"
         sub={`${s.finished} finished · ${s.completed} completed`} />
       <Card label="Success rate" value={s.success_rate === null ? '—' : fmtPct(s.success_rate * 100)}
@@ -70,24 +70,24 @@ function Cards({ s }: { s: Summary }) {
 
 function SitesTable({ sites, onPick }: { sites: Summary[]; onPick(id: string): void }) {
   return (
-    <div class="table-wrap">
+    <div class="h-table-wrap">
       <table data-testid="reports-sites">
         <thead><tr>
-          <th>Site</th><th class="num">Missions</th><th class="num">Success</th><th class="num">Flight h</th>
-          <th class="num">Utilisation</th><th class="num">km</th><th class="num">Wh/km</th><th class="num">Wait p95</th>
+          <th>Site</th><th class="h-num">Missions</th><th class="h-num">Success</th><th class="h-num">Flight h</th>
+          <th class="h-num">Utilisation</th><th class="h-num">km</th><th class="h-num">Wh/km</th><th class="h-num">Wait p95</th>
         </tr></thead>
         <tbody>
           {sites.map((s) => (
             <tr>
-              <td><button type="button" class="linkish" onClick={() => s.site_id && onPick(s.site_id)}
+              <td><button type="button" class="h-linkish" onClick={() => s.site_id && onPick(s.site_id)}
                 title="report this site">{s.site_id ?? '(no site)'}</button></td>
-              <td class="num">{missionTotal(s)}</td>
-              <td class="num">{s.success_rate === null ? '—' : fmtPct(s.success_rate * 100)}</td>
-              <td class="num">{fmtNumber(s.flight_hours, 1)}</td>
-              <td class="num">{s.utilisation === null ? '—' : fmtPct(s.utilisation * 100)}</td>
-              <td class="num">{fmtNumber(s.distance_km, 1)}</td>
-              <td class="num">{fmtNumber(s.energy_per_km_wh, 0)}</td>
-              <td class="num">{fmtDuration(s.charging_wait_p95_s)}</td>
+              <td class="h-num">{missionTotal(s)}</td>
+              <td class="h-num">{s.success_rate === null ? '—' : fmtPct(s.success_rate * 100)}</td>
+              <td class="h-num">{fmtNumber(s.flight_hours, 1)}</td>
+              <td class="h-num">{s.utilisation === null ? '—' : fmtPct(s.utilisation * 100)}</td>
+              <td class="h-num">{fmtNumber(s.distance_km, 1)}</td>
+              <td class="h-num">{fmtNumber(s.energy_per_km_wh, 0)}</td>
+              <td class="h-num">{fmtDuration(s.charging_wait_p95_s)}</td>
             </tr>
           ))}
         </tbody>
@@ -189,7 +189,7 @@ export function ReportsPanel() {
     <div class="reports">
       <h2>Reports</h2>
       <div class="row reports-form">
-        <label class="grow">Site<select value={site} data-testid="reports-site" onChange={(e) => setSite(e.currentTarget.value)}>
+        <label class="h-grow">Site<select value={site} data-testid="reports-site" onChange={(e) => setSite(e.currentTarget.value)}>
           {!site && <option value="">choose…</option>}
           {orgAllowed && <option value={ORG}>Organisation (all my sites)</option>}
           {siteIds.map((id) => {
@@ -214,7 +214,7 @@ export function ReportsPanel() {
       {sitesError && <div class="error-line" role="alert">Sites could not be listed: {sitesError}</div>}
       {error && <div class="error-line" role="alert" data-testid="reports-error">{error}</div>}
       {progress && (
-        <div class="progress-line" role="progressbar" aria-valuenow={progress[0]} aria-valuemax={progress[1]}
+        <div class="h-progress-line" role="progressbar" aria-valuenow={progress[0]} aria-valuemax={progress[1]}
           title={`per-day figures: ${progress[0]} of ${progress[1]}`}>
           <span style={{ width: `${(progress[0] / Math.max(1, progress[1])) * 100}%` }} />
         </div>
@@ -225,7 +225,7 @@ export function ReportsPanel() {
           <div class="row">
             <b>{loaded.key.startsWith(`${ORG}|`) ? 'Organisation' : `Site ${loaded.key.split('|')[0]}`}</b>
             <span class="muted">{dateInput(loaded.period.t0)} … {dateInput(loaded.period.t1 - 1)} (local days, “to” included)</span>
-            {stale && <span class="pill-note">form changed — press Load to refresh</span>}
+            {stale && <span class="h-pill-note">form changed — press Load to refresh</span>}
           </div>
           <Cards s={loaded.total} />
           {loaded.sites && loaded.sites.length > 0 && <SitesTable sites={loaded.sites} onPick={setSite} />}

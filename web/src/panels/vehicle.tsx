@@ -6,6 +6,7 @@ import { fmtAge, fmtDistance, fmtDuration, fmtNumber, fmtTime, humanize } from '
 import type { FleetEvent, GeoPoint, Health, Mission, Vehicle } from '../types';
 import { BatteryBar, CommandButton, LoadState, ProgressBar, StatusPill, useFetch } from '../ui';
 import { VehicleCharts } from './fleet-charts';
+import { canOperateAt } from './fleet-logic';
 import {
   eventsOfVehicle, fromStoredCoordination, fromStoredMission, mergeEvents, messageOf, severityOf,
   stateOf, titleOf, typeOf, type Page, type StoredCoordination, type StoredMissionEvent,
@@ -43,12 +44,12 @@ export function VehicleDetail({ id }: { id: string }) {
         {back}
         <h2 class="vd-title">{v.vehicle_id}</h2>
         <StatusPill status={v.status} stale={stale} />
-        <span class={`liveness liveness-${v.liveness}`} data-testid="vehicle-liveness">{v.liveness}</span>
+        <span class={`fl-live liveness-${v.liveness}`} data-testid="vehicle-liveness">{v.liveness}</span>
         <span class="spacer" />
-        <span class="muted small">{v.model}{v.site_id ? ` · ${v.site_id}` : ''}</span>
+        <span class="muted fl-small">{v.model}{v.site_id ? ` · ${v.site_id}` : ''}</span>
       </div>
       {stale && (
-        <div class={`vd-stale ${v.liveness}`} role="status">
+        <div class={`vd-stale vd-${v.liveness}`} role="status">
           {v.liveness === 'lost' ? 'Link lost' : 'Data stale'}: last sample {fmtAge(v.stamp)}. Values below are the last known.
         </div>
       )}
@@ -63,7 +64,7 @@ export function VehicleDetail({ id }: { id: string }) {
 
 function Actions({ v }: { v: Vehicle }) {
   const { session, map, setTab } = useApp();
-  const canOperate = session.can('operate', v.site_id);
+  const canOperate = canOperateAt(session.me.grants, v.site_id);
   const p = v.position;
   const inMaintenance = v.status === 'maintenance';
   return (
@@ -74,7 +75,6 @@ function Actions({ v }: { v: Vehicle }) {
       {v.mission_id && <button type="button" onClick={() => setTab('missions')}>Missions</button>}
       {canOperate && (
         <CommandButton
-          key={`maint-${inMaintenance}`}
           testid="vehicle-maintenance"
           label={inMaintenance ? 'End maintenance' : 'Maintenance'}
           run={() => session.put(`/vehicles/${encodeURIComponent(v.vehicle_id)}/maintenance`, { enabled: !inMaintenance })}
@@ -104,7 +104,7 @@ function Actions({ v }: { v: Vehicle }) {
           }}
         />
       )}
-      {!canOperate && <span class="muted small">View only at {v.site_id ?? 'this site'}.</span>}
+      {!canOperate && <span class="muted fl-small">View only at {v.site_id ?? 'this site'}.</span>}
     </div>
   );
 }
@@ -117,7 +117,7 @@ function fmtPoint(p: GeoPoint | null): string {
 
 function Fact({ label, children, testid, wide }: { label: string; children: ComponentChildren; testid?: string; wide?: boolean }) {
   return (
-    <div class={`fact${wide ? ' wide' : ''}`} data-testid={testid}>
+    <div class={`vd-fact${wide ? ' vd-wide' : ''}`} data-testid={testid}>
       <dt>{label}</dt>
       <dd>{children}</dd>
     </div>
@@ -130,33 +130,33 @@ function Facts({ v, mission }: { v: Vehicle; mission: Mission | null }) {
     <dl class="vd-facts">
       <Fact label="Battery" testid="vehicle-battery"><BatteryBar pct={v.battery_pct} /></Fact>
       <Fact label="Voltage / current">
-        <span class="num">{fmtNumber(v.voltage_v, 2, 'V')} · {fmtNumber(v.current_a, 1, 'A')}</span>
+        <span class="fl-num">{fmtNumber(v.voltage_v, 2, 'V')} · {fmtNumber(v.current_a, 1, 'A')}</span>
       </Fact>
-      <Fact label="Mode"><span class="mono">{v.mode || '—'}</span></Fact>
+      <Fact label="Mode"><span class="fl-mono">{v.mode || '—'}</span></Fact>
       <Fact label="Armed / landed">
-        <span class={v.armed ? 'armed' : ''}>{v.armed ? 'armed' : 'disarmed'}</span> · {humanize(v.landed_state) || '—'}
+        <span class={v.armed ? 'vd-armed' : ''}>{v.armed ? 'armed' : 'disarmed'}</span> · {humanize(v.landed_state) || '—'}
       </Fact>
-      <Fact label="Altitude (rel.)"><span class="num">{fmtNumber(v.relative_altitude_m, 1, 'm')}</span></Fact>
-      <Fact label="Ground speed"><span class="num">{fmtNumber(v.ground_speed_mps, 1, 'm/s')}</span></Fact>
-      <Fact label="Heading"><span class="num">{v.heading_deg == null ? '—' : `${Math.round(v.heading_deg)}°`}</span></Fact>
-      <Fact label="Last seen"><span class="num" title={fmtTime(v.stamp)}>{fmtAge(v.stamp)}</span></Fact>
-      <Fact label="Position" wide><span class="num">{fmtPoint(v.position)}</span></Fact>
-      <Fact label="Home" wide><span class="num">{fmtPoint(v.home)}</span></Fact>
+      <Fact label="Altitude (rel.)"><span class="fl-num">{fmtNumber(v.relative_altitude_m, 1, 'm')}</span></Fact>
+      <Fact label="Ground speed"><span class="fl-num">{fmtNumber(v.ground_speed_mps, 1, 'm/s')}</span></Fact>
+      <Fact label="Heading"><span class="fl-num">{v.heading_deg == null ? '—' : `${Math.round(v.heading_deg)}°`}</span></Fact>
+      <Fact label="Last seen"><span class="fl-num" title={fmtTime(v.stamp)}>{fmtAge(v.stamp)}</span></Fact>
+      <Fact label="Position" wide><span class="fl-num">{fmtPoint(v.position)}</span></Fact>
+      <Fact label="Home" wide><span class="fl-num">{fmtPoint(v.home)}</span></Fact>
       <Fact label="Mission" wide testid="vehicle-mission">
         {v.mission_id ? (
           <span class="vd-mission">
-            <button type="button" class="linkish" onClick={() => setTab('missions')}>{v.mission_id}</button>
+            <button type="button" class="fl-link" onClick={() => setTab('missions')}>{v.mission_id}</button>
             {mission && <>
               <span class="muted">{humanize(mission.state)}</span>
               <ProgressBar pct={mission.progress_pct}
                 label={mission.progress_pct == null ? humanize(mission.state) : `${Math.round(mission.progress_pct)}%`} />
-              <span class="muted small num">
+              <span class="muted fl-small fl-num">
                 wp {mission.current_waypoint}/{mission.waypoint_count}
                 {mission.distance_remaining_m != null && ` · ${fmtDistance(mission.distance_remaining_m)} left`}
                 {mission.eta_s != null && ` · ETA ${fmtDuration(mission.eta_s)}`}
               </span>
             </>}
-            {!mission && v.last_reached_item > 0 && <span class="muted small">reached item {v.last_reached_item}</span>}
+            {!mission && v.last_reached_item > 0 && <span class="muted fl-small">reached item {v.last_reached_item}</span>}
           </span>
         ) : <span class="muted">none</span>}
       </Fact>
@@ -175,7 +175,7 @@ function HealthChips({ health }: { health: Health }) {
     <section class="vd-health" aria-label="health" data-testid="vehicle-health">
       <div class="row">
         {HEALTH.map((h) => (
-          <span class={`chip ${health[h.key] ? 'chip-ok' : 'chip-bad'}`} data-health={h.key} data-ok={String(health[h.key])}
+          <span class={`fl-chip ${health[h.key] ? 'fl-chip-ok' : 'fl-chip-bad'}`} data-health={h.key} data-ok={String(health[h.key])}
             title={`${h.label} ${health[h.key] ? 'OK' : 'NOT OK'}`}>
             <span aria-hidden="true">{health[h.key] ? '✓' : '✕'}</span> {h.label}
           </span>
@@ -207,10 +207,10 @@ function VehicleEvents({ id }: { id: string }) {
   return (
     <section class="vd-events" aria-label="recent events">
       <h3>Recent events</h3>
-      {error && <div class="muted small">Stored events not available ({error}); live ones only.</div>}
+      {error && <div class="muted fl-small">Stored events not available ({error}); live ones only.</div>}
       <LoadState loading={loading && !list.length} empty={!loading && !list.length} emptyText="No events for this vehicle." />
       {list.length > 0 && (
-        <ul class="ev-list compact" data-testid="vehicle-events">
+        <ul class="ev-list ev-compact" data-testid="vehicle-events">
           {list.map((e) => <MiniEvent e={e} />)}
         </ul>
       )}
@@ -223,10 +223,10 @@ function MiniEvent({ e }: { e: FleetEvent }) {
   const state = stateOf(e);
   const msg = messageOf(e);
   return (
-    <li class={`ev sev-${sev}`} data-severity={sev} data-type={typeOf(e)}>
-      <span class="ev-time num">{fmtTime(e.stamp)}</span>
+    <li class={`ev-item sev-${sev}`} data-severity={sev} data-type={typeOf(e)}>
+      <span class="ev-time fl-num">{fmtTime(e.stamp)}</span>
       <span class="ev-type">{titleOf(e)}</span>
-      <span class="ev-msg ellipsis" title={msg}>{msg}</span>
+      <span class="ev-msg fl-ellipsis" title={msg}>{msg}</span>
       {state && <span class={`ev-state st-${state}`}>{state}</span>}
     </li>
   );
