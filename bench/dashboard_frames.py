@@ -124,11 +124,21 @@ def measure(bb: Any, browser: Any, count: int, *, seconds: float, username: str,
         page.wait_for_selector(".shell", timeout=30_000)
         # The measured load: a reload, resumed from the refresh cookie like an operator's.
         page.reload()
-        page.wait_for_function(f"window.__drawn?.some(d => d[1] >= {count})", timeout=90_000)
+        # Polled with evaluate: wait_for_function compiles its predicate with eval, which the
+        # page's Content-Security-Policy (rightly) forbids.
+        deadline = time.monotonic() + 90
+        while not page.evaluate(f"window.__drawn?.some(d => d[1] >= {count})"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{count} vehicles not drawn within 90 s")
+            time.sleep(0.1)
         drawn = page.evaluate("window.__drawn")
         first_ms, all_ms = drawn[0][0], next(t for t, n in drawn if n >= count)
+        if os.environ.get("BENCH_PRE_JS"):
+            page.evaluate(os.environ["BENCH_PRE_JS"])
         time.sleep(2.0)  # past the first snapshot's work
         result = page.evaluate(FRAMES, seconds)
+        if os.environ.get("BENCH_POST_JS"):
+            print("  post:", page.evaluate(os.environ["BENCH_POST_JS"]), flush=True)
         cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable")
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}

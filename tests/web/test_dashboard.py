@@ -9,7 +9,6 @@ than all the steps); each keeps a screenshot in artifacts/dashboard/.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -40,9 +39,17 @@ def click_on_map(b: Browser, lon: float, lat: float) -> None:
     b.page.wait_for_timeout(150)
 
 
-def mission_state(b: Browser, mission_id: str) -> dict[str, Any] | None:
-    return b.js(f"(() => {{ const m = window.__fleetStore.missions.get({json.dumps(mission_id)});"
-                f" return m ? {{state: m.state, progress: m.progress_pct}} : null; }})()")
+def submit_survey(stack: Stack, ring: list[dict[str, float]]) -> str:
+    """Submit a small survey through the API as the operator; return its mission id."""
+    token = token_of(stack.server, stack.users["operator"])
+    coords = [[p["longitude"], p["latitude"]] for p in [*ring, ring[0]]]
+    with stack.server.client(token) as c:
+        r = c.post("/api/v1/missions", json={"site_id": stack.site, "spec": {
+            "type": "survey", "altitude_m": 20.0, "speed_mps": 6.0, "pattern": "lawnmower",
+            "area": {"type": "Polygon", "coordinates": [coords]},
+            "camera": {"footprint_width_m": 20.0, "footprint_height_m": 15.0}}})
+    assert r.status_code == 201, r.text
+    return str(r.json()["mission_id"])
 
 
 def test_an_operator_logs_in_and_sees_the_vehicles_on_the_map(stack: Stack, browser: Any) -> None:
@@ -129,16 +136,7 @@ def test_a_battery_failure_raises_a_critical_alarm_linked_to_its_vehicle(
     b.until("window.__fleetStore.vehicles.size === 3", 20, "the fleet")
     # A battery fault is critical only in the air (on the ground it is a warning): put a
     # vehicle in the air with a mission sent through the API, then fail its battery.
-    token = token_of(stack.server, stack.users["operator"])
-    ring = [at(-60, -40), at(-20, -40), at(-20, -80), at(-60, -80)]
-    coords = [[p["longitude"], p["latitude"]] for p in [*ring, ring[0]]]
-    with stack.server.client(token) as c:
-        r = c.post("/api/v1/missions", json={"site_id": stack.site, "spec": {
-            "type": "survey", "altitude_m": 20.0, "speed_mps": 6.0, "pattern": "lawnmower",
-            "area": {"type": "Polygon", "coordinates": [coords]},
-            "camera": {"footprint_width_m": 20.0, "footprint_height_m": 15.0}}})
-    assert r.status_code == 201, r.text
-    mission_id = r.json()["mission_id"]
+    mission_id = submit_survey(stack, [at(-60, -40), at(-20, -40), at(-20, -80), at(-60, -80)])
     victim = b.until(f"(() => {{ const m = window.__fleetStore.missions.get('{mission_id}');"
                      f" const v = m && window.__fleetStore.vehicles.get(m.vehicle_id);"
                      f" return v && v.relative_altitude_m > 8 ? v.vehicle_id : null; }})()",
@@ -189,12 +187,15 @@ def test_the_finished_survey_is_replayed_on_the_map(stack: Stack, browser: Any) 
 
 
 def test_a_viewer_sees_the_fleet_but_no_controls(stack: Stack, browser: Any) -> None:
+    mission_id = submit_survey(stack, [at(-30, 60), at(10, 60), at(10, 90), at(-30, 90)])
     b = browser()
     b.login(stack.users["viewer"])
     b.until("window.__fleetStore.vehicles.size === 3", 20, "the fleet")
     assert b.page.locator("[data-testid=tab-plan]").count() == 0
     b.page.click("[data-testid=tab-missions]")
-    b.page.locator("[data-testid=mission-row]").first.click()
+    b.page.click("[data-testid=missions-filter-all]")
+    b.page.locator(f"[data-testid=mission-row][data-mission='{mission_id}']").click()
+    b.page.locator("[data-testid=mission-detail]").wait_for(timeout=10_000)
     b.page.wait_for_timeout(500)
     for control in ("pause", "resume", "abort", "return-home", "priority", "pin"):
         assert b.page.locator(f"[data-testid=mission-{control}]").count() == 0, control
@@ -213,6 +214,8 @@ def test_the_page_reconnects_by_itself_after_the_server_restarts(
     b.until("document.querySelector('[data-testid=conn]')?.dataset.phase === 'open'", 60,
             "the page to reconnect")
     assert b.page.locator("[data-testid=conn-banner]").count() == 0
+    # The new bridge's first snapshot may precede its first /fleet/status.
+    b.until("window.__fleetStore.vehicles.size === 3", 20, "the fleet after the restart")
     stamp = b.js("Math.max(...[...window.__fleetStore.vehicles.values()].map(v => v.stamp))")
     b.until(f"Math.max(...[...window.__fleetStore.vehicles.values()].map(v => v.stamp)) > {stamp}",
             20, "live updates after the reconnect")

@@ -22,7 +22,12 @@ import { homePopup, missionPopup, stationPopup, vehiclePopup, zonePopup } from '
 
 setWorkerUrl(workerUrl);
 
+// Each vehicle push costs the map a full redraw (in software WebGL, ~100-250 ms at 1,000
+// vehicles): a big fleet is redrawn at the rate its data comes (1 Hz), a small one faster so
+// motion looks smooth. Trails and paths ride on the same redraw (see frame()).
 const VEHICLE_MS = 250;
+const BIG_FLEET = 200;
+const BIG_FLEET_VEHICLE_MS = 1000;
 const TRAIL_MS = 1000;
 const MISSION_MS = 1000;
 const HOME_MS = 3000;
@@ -183,16 +188,21 @@ export class MapController {
     this.raf = requestAnimationFrame(this.frame);
     if (!this.loaded) return;
     const n = this.need;
-    if ((n.vehicles || n.all || this.store.dirtyAll || this.store.dirty.size) && t - this.last.vehicles >= VEHICLE_MS) {
+    const every = this.vehicles.size >= BIG_FLEET ? BIG_FLEET_VEHICLE_MS : VEHICLE_MS;
+    let pushed = false;
+    if ((n.vehicles || n.all || this.store.dirtyAll || this.store.dirty.size) && t - this.last.vehicles >= every) {
       this.last.vehicles = t;
       this.flushVehicles();
+      pushed = true;
     }
-    if (n.trails && t - this.last.trails >= TRAIL_MS) {
+    // Trails and mission paths change only with the vehicles: push them in the same frame,
+    // so the map redraws once for all three.
+    if (n.trails && (pushed || t - this.last.trails >= 2 * TRAIL_MS) && t - this.last.trails >= TRAIL_MS) {
       this.last.trails = t;
       n.trails = false;
       this.flushTrails();
     }
-    if (n.missions && t - this.last.missions >= MISSION_MS) {
+    if (n.missions && (pushed || t - this.last.missions >= 2 * MISSION_MS) && t - this.last.missions >= MISSION_MS) {
       this.last.missions = t;
       n.missions = false;
       this.flushMissions();

@@ -69,7 +69,6 @@ export function baseStyle(th: Theme, st: LayerState): StyleSpecification {
   for (const id of SOURCES) {
     sources[id] = {
       type: 'geojson', data: EMPTY as unknown as GeoJSON.FeatureCollection,
-      ...(id === 'trails' ? { lineMetrics: true } : {}),
       ...(id === 'vehicles' ? { promoteId: 'id' } : {}),
     };
   }
@@ -141,11 +140,11 @@ export function layers(th: Theme, st: LayerState): LayerSpecification[] {
       layout: { 'symbol-placement': 'line', 'symbol-spacing': 90, 'icon-image': 'chevron', 'icon-size': 0.8,
         'icon-allow-overlap': true, 'icon-rotation-alignment': 'map' },
       paint: { 'icon-color': th.accent, 'icon-opacity': 0.6 * dim } },
-    // -- short trails, fading towards their tail
+    // -- short trails. Not a line-gradient: that costs a gradient texture per trail on every
+    // update, which at 1,000 vehicles tripled the frame time (bench/dashboard_frames.py).
     { id: 'trails', type: 'line', source: 'trails',
       layout: { 'line-join': 'round', 'line-cap': 'round' },
-      paint: { 'line-width': 2, 'line-gradient': ['interpolate', ['linear'], ['line-progress'],
-        0, withAlpha(th.fg, 0), 1, withAlpha(th.fg, 0.55 * dim)] } },
+      paint: { 'line-width': 1.5, 'line-color': th.fg, 'line-opacity': 0.3 * dim } },
     // -- a mission shown for a moment from the missions list
     { id: 'hl-fill', type: 'fill', source: 'highlight', filter: ['==', ['geometry-type'], 'Polygon'],
       paint: { 'fill-color': th.accent, 'fill-opacity': 0.14 } },

@@ -13,7 +13,11 @@ function Arrow({ color, opacity = 1 }: { color: string; opacity?: number }) {
 }
 
 export function Legend() {
-  const [open, setOpen] = useState(() => localStorage.getItem('fleet.legend') !== 'closed');
+  // Open by default on a control-room screen; folded on a laptop, where it hides the map.
+  const [open, setOpen] = useState(() => {
+    const saved = localStorage.getItem('fleet.legend');
+    return saved ? saved !== 'closed' : window.innerHeight >= 900;
+  });
   const toggle = () => {
     const v = !open;
     setOpen(v);
