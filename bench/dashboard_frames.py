@@ -13,7 +13,12 @@ admin. Figures, per count:
 - frame time p50 / p95 / p99 / max over ``--seconds`` of requestAnimationFrame, and the
   share of frames over 33 ms, with the map in view and the fleet table open;
 - the JS heap (CDP Performance.getMetrics) after the window; the vehicle updates the page
-  applied per second.
+  applied per second and how old the page's picture is (now − the newest vehicle stamp,
+  sampled every 250 ms: 0–1 s is the 1 Hz feed itself); a screenshot in
+  artifacts/bench-dashboard-<count>.png.
+
+BENCH_PRE_JS / BENCH_POST_JS (environment) evaluate an expression in the page before the
+window / print one after it: for experiments (hide a layer, count the map's redraws).
 
 Goal (issue #10): p95 frame time < 33 ms at 1,000 vehicles. ``--busy`` adds two processes
 spinning at nice 19 (a loaded machine).
@@ -58,11 +63,18 @@ FRAMES = """(seconds) => new Promise((done) => {
   let updates = 0;
   const off = store.on('vehicles', () => { updates++; });
   const times = [];
+  const ages = [];  // how old the page's picture is: now - the newest vehicle stamp
+  const probe = setInterval(() => {
+    let newest = 0;
+    for (const v of store.vehicles.values()) newest = Math.max(newest, v.stamp ?? 0);
+    if (newest) ages.push(Date.now() / 1000 - newest);
+  }, 250);
   let last = performance.now();
   const end = last + seconds * 1000;
   const tick = (t) => {
     times.push(t - last); last = t;
-    if (t < end) requestAnimationFrame(tick); else { off(); done({times, updates}); }
+    if (t < end) { requestAnimationFrame(tick); return; }
+    off(); clearInterval(probe); done({times, updates, ages});
   };
   requestAnimationFrame(tick);
 })"""
@@ -139,6 +151,9 @@ def measure(bb: Any, browser: Any, count: int, *, seconds: float, username: str,
         result = page.evaluate(FRAMES, seconds)
         if os.environ.get("BENCH_POST_JS"):
             print("  post:", page.evaluate(os.environ["BENCH_POST_JS"]), flush=True)
+        shot = ROOT / "artifacts" / f"bench-dashboard-{count}.png"
+        shot.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(shot))  # what an operator sees at this size of fleet
         cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable")
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
@@ -150,6 +165,8 @@ def measure(bb: Any, browser: Any, count: int, *, seconds: float, username: str,
             "fps": len(times) / seconds, "heap_mib": metrics.get("JSHeapUsedSize", 0) / 2**20,
             "updates_per_s": result["updates"] / seconds, "foreign": foreign,
             "published": publisher.published,
+            "age_p50": statistics.median(result["ages"]) if result["ages"] else float("nan"),
+            "age_max": max(result["ages"], default=float("nan")),
         }
 
 
@@ -202,7 +219,8 @@ def main() -> int:
                   f"→all {row['all_ms']:6.0f} ms | frame p50 {row['p50']:5.1f} "
                   f"p95 {row['p95']:5.1f} p99 {row['p99']:5.1f} max {row['max']:6.1f} ms, "
                   f"{row['fps']:4.1f} fps, {100 * row['over33']:4.1f}% > 33 ms | heap "
-                  f"{row['heap_mib']:5.1f} MiB | {row['updates_per_s']:.1f} updates/s"
+                  f"{row['heap_mib']:5.1f} MiB | {row['updates_per_s']:.1f} updates/s, picture "
+                  f"age p50 {row['age_p50']:.1f} s max {row['age_max']:.1f} s"
                   f"{' | FOREIGN REQUESTS ' + str(row['foreign'][:3]) if row['foreign'] else ''}",
                   flush=True)
     last = rows[-1]

@@ -28,6 +28,7 @@ setWorkerUrl(workerUrl);
 const VEHICLE_MS = 250;
 const BIG_FLEET = 200;
 const BIG_FLEET_VEHICLE_MS = 1000;
+const BIG_FLEET_TRAIL_ZOOM = 13;
 const TRAIL_MS = 1000;
 const MISSION_MS = 1000;
 const HOME_MS = 3000;
@@ -65,6 +66,7 @@ export class MapController {
 
   private fitted: 'none' | 'other' | 'vehicles' = 'none';
   private fitOnFlush = false;
+  private trailsShown = false;
   private userMoved = false;
   private loadedAt = 0;
 
@@ -101,7 +103,7 @@ export class MapController {
       this.hooks.onReady(this.api);
     });
     this.map.on('movestart', (e) => { if ((e as { originalEvent?: Event }).originalEvent) this.userMoved = true; });
-    this.map.on('moveend', () => { this.need.grid = true; });
+    this.map.on('moveend', () => { this.need.grid = true; this.need.trails = true; });
     this.map.on('resize', () => { this.need.grid = true; });
     this.map.on('mousemove', (e) => { this.hoverAt = e.point; this.hoverMoved = true; });
     this.map.on('mouseout', () => { this.hoverAt = null; this.hoverMoved = true; });
@@ -275,12 +277,25 @@ export class MapController {
   }
 
   private flushTrails(): void {
+    // 1,000 trails rebuilt every second were the map's most expensive layer (measured in
+    // bench/dashboard_frames.py: picture 5 s late, 3 fps in software WebGL). A big fleet
+    // shows trails only zoomed in, and only for the vehicles in view.
+    const big = this.vehicles.size >= BIG_FLEET;
+    if (big && this.map.getZoom() < BIG_FLEET_TRAIL_ZOOM) {
+      if (this.trailsShown) this.source('trails')?.setData(EMPTY);
+      this.trailsShown = false;
+      return;
+    }
+    const view = big ? this.map.getBounds() : null;
     const out: Feature[] = [];
     for (const id of this.vehicles.keys()) {
       const t = this.store.trails.get(id);
-      if (t && t.length >= 2) out.push(line(t, { id }));
+      if (!t || t.length < 2) continue;
+      if (view && !view.contains(t[t.length - 1])) continue;
+      out.push(line(t, { id }));
     }
     this.source('trails')?.setData(fc(out));
+    this.trailsShown = out.length > 0;
   }
 
   private flushMissions(): void {

@@ -109,7 +109,7 @@ export function layers(th: Theme, st: LayerState): LayerSpecification[] {
       layout: { 'text-field': ['get', 'name'], 'text-font': FONT, 'text-size': 11, 'symbol-placement': 'point' },
       paint: { 'text-color': ['match', ['get', 'cls'], 'active', th.crit, th.warn], 'text-halo-color': th.mapBg, 'text-halo-width': 1.5 } },
     // -- homes and charging stations
-    { id: 'home-icon', type: 'symbol', source: 'homes', minzoom: 11,
+    { id: 'home-icon', type: 'symbol', source: 'homes', minzoom: 14,
       layout: { 'icon-image': 'home', 'icon-allow-overlap': true, 'icon-size': ['interpolate', ['linear'], ['zoom'], 11, 0.7, 16, 1] },
       paint: { 'icon-color': th.muted, 'icon-halo-color': th.mapBg, 'icon-halo-width': 1, 'icon-opacity': 0.85 * dim } },
     { id: 'station-pads', type: 'circle', source: 'stations', minzoom: 16, filter: ['==', ['get', 'kind'], 'pad'],
@@ -143,7 +143,7 @@ export function layers(th: Theme, st: LayerState): LayerSpecification[] {
     // -- short trails. Not a line-gradient: that costs a gradient texture per trail on every
     // update, which at 1,000 vehicles tripled the frame time (bench/dashboard_frames.py).
     { id: 'trails', type: 'line', source: 'trails',
-      layout: { 'line-join': 'round', 'line-cap': 'round' },
+      layout: { 'line-join': 'bevel', 'line-cap': 'butt' },  // round joins: many more triangles
       paint: { 'line-width': 1.5, 'line-color': th.fg, 'line-opacity': 0.3 * dim } },
     // -- a mission shown for a moment from the missions list
     { id: 'hl-fill', type: 'fill', source: 'highlight', filter: ['==', ['geometry-type'], 'Polygon'],
@@ -191,8 +191,11 @@ export function layers(th: Theme, st: LayerState): LayerSpecification[] {
       layout: { 'icon-image': ['case', ['>=', ['get', 'hdg'], 0], 'veh-arrow', 'veh-dot'],
         'icon-rotate': ['max', ['get', 'hdg'], 0], 'icon-rotation-alignment': 'map',
         'icon-allow-overlap': true, 'icon-ignore-placement': true,
-        'icon-size': ['interpolate', ['linear'], ['zoom'], 6, 0.6, 14, 0.95, 18, 1.1] },
-      paint: { 'icon-color': status, 'icon-opacity': liveOpacity, 'icon-halo-color': th.mapBg, 'icon-halo-width': 1.4 } },
+        // Small while zoomed out, where a big fleet would be one blue carpet.
+        'icon-size': ['interpolate', ['linear'], ['zoom'], 6, 0.35, 12, 0.55, 14, 0.95, 18, 1.1] },
+      // No halo zoomed out: it is a second SDF pass over every icon, paid on each redraw.
+      paint: { 'icon-color': status, 'icon-opacity': liveOpacity, 'icon-halo-color': th.mapBg,
+        'icon-halo-width': ['step', ['zoom'], 0, 13, 1.4] } },
     { id: 'veh-label', type: 'symbol', source: 'vehicles', minzoom: 14.5, filter: ['!=', ['get', 'id'], sel ?? '\u0000none'],
       layout: { 'text-field': ['get', 'label'], 'text-font': FONT, 'text-size': 11, 'text-anchor': 'top',
         'text-offset': [0, 1.1], 'text-padding': 1 },
