@@ -46,7 +46,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
 
 HOME = GeoPoint(47.397742, 8.545594, 488.0)
 FRAME = LocalFrame.at(HOME)
-VEHICLES = ("uav0", "uav1", "uav2")
+# Rows the recorder stores for these vehicles are deleted after the module (vehicle ids are
+# unique per run: a coordination event's key, "fm-1", is not, and must not meet another
+# test's).
+VEHICLE_TABLES = ("charging_sessions", "coordination_events", "flights", "missions",
+                  "telemetry", "telemetry_1min", "telemetry_rollup_dirty")
 
 
 web_db = _bridge_fixtures.web_db  # the migrated test database, a fixture here too
@@ -65,6 +69,7 @@ class Stack:
     server: BridgeServer
     site: str
     users: dict[str, str]  # role → username
+    vehicles: tuple[str, ...]
     shared: dict[str, Any] = field(default_factory=dict)  # state handed between steps
 
     @property
@@ -100,17 +105,18 @@ def stack(web_db: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     tmp = tmp_path_factory.mktemp("dashboard")
     acc = Accounts(web_db, f"t{secrets.token_hex(3)}", [], [])
     site = acc.site("field", HOME.latitude, HOME.longitude)
+    vehicles = tuple(f"{acc.tag}v{i}" for i in range(3))
     users = {role: acc.user(role, (role, site)) for role in ("admin", "operator", "viewer")}
     station = {"id": f"{acc.tag}_pad", "location": at(-40.0, 0.0), "charge_rate_w": 3000.0,
                "pad_radius_m": 2.0, "pads": [{"east": 0.0, "north": 0.0}]}
     sim = _write(tmp, "sim.yaml", {"fleet_sim": {
         "seed": 7, "time_factor": 4.0, "link_timeout_s": 3000.0,
-        "vehicles": [{"id": v, "home": at(30.0 * i, 0)} for i, v in enumerate(VEHICLES)],
+        "vehicles": [{"id": v, "home": at(30.0 * i, 0)} for i, v in enumerate(vehicles)],
         "charging_stations": [station]}})
     fleet = _write(tmp, "fleet.yaml", {"fleet_manager": {
         "origin": at(0, 0), "status_rate_hz": 2.0, "check_rate_hz": 4.0,
         "command_timeout_s": 2.0, "discovery": {"enabled": False},
-        "vehicles": [{"id": v, "home_site": site} for v in VEHICLES],
+        "vehicles": [{"id": v, "home_site": site} for v in vehicles],
         "liveness": {"stale_after_s": 3.0, "lost_after_s": 120.0},
         "separation": {"enabled": False}}})
     missions = _write(tmp, "missions.yaml", {"mission_planner": {
@@ -131,24 +137,29 @@ def stack(web_db: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 Parameter("database_url", value=TEST_URL),
                 Parameter("spool_dir", value=str(tmp / "spool")),
                 Parameter("fleet_config_file", value=fleet)]))
-            graph.wait_for(lambda: len(planner.candidates()) == len(VEHICLES), 30.0,
+            graph.wait_for(lambda: len(planner.candidates()) == len(vehicles), 30.0,
                            "the planner sees every vehicle")
             server = BridgeServer(bridge_settings(
                 ros_domain_id=domain, web_dir=WEB_DIST, ack_timeout_s=15.0,
                 access_token_ttl_s=900)).start()
-            stack = Stack(graph, server, site, users)
+            stack = Stack(graph, server, site, users, vehicles)
             yield stack
         finally:
             if server is not None:
                 stack.server.stop()
                 _clean_redis({stack.server.settings.redis_prefix})
             graph.close()
-            _forget(web_db, acc)
+            _forget(web_db, acc, vehicles)
 
 
-def _forget(engine: Engine, acc: Accounts) -> None:
-    """Delete what the test made: missions of its site, its users and its site."""
+def _forget(engine: Engine, acc: Accounts, vehicles: tuple[str, ...]) -> None:
+    """Delete what the module made: its vehicles' rows, missions of its site, its users and
+    its site."""
     with engine.begin() as conn:
+        for table in VEHICLE_TABLES:
+            conn.execute(text(f"delete from {table} where vehicle_id = any(:v)"),
+                         {"v": list(vehicles)})
+        conn.execute(text("delete from vehicles where id = any(:v)"), {"v": list(vehicles)})
         conn.execute(text("delete from missions where site_id = any(:s) or created_by like :p"),
                      {"s": acc.sites, "p": f"{acc.tag}%"})
         conn.execute(text("delete from audit_log where user_id = any(:u) or username like :p"),
@@ -159,9 +170,12 @@ def _forget(engine: Engine, acc: Accounts) -> None:
         conn.execute(text("delete from sites where id = any(:s)"), {"s": acc.sites})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's chromium under Playwright (never a downloaded browser)."""
+    """Debian's chromium under Playwright (never a downloaded browser).
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running on this thread while
+    it is open, and a later test's ``asyncio.run`` would refuse to start."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: make setup installs Debian's chromium")
     from playwright.sync_api import sync_playwright

@@ -17,7 +17,7 @@ import pytest
 from fleet_interfaces.srv import InjectFailure
 from tests.web_bridge.conftest import token_of
 
-from .conftest import VEHICLES, Browser, Stack, at
+from .conftest import Browser, Stack, at
 
 pytestmark = [pytest.mark.ros, pytest.mark.browser]
 
@@ -57,7 +57,7 @@ def test_an_operator_logs_in_and_sees_the_vehicles_on_the_map(stack: Stack, brow
     b.login(stack.users["operator"])
     b.until("Number(document.querySelector('[data-testid=map]')"
             "?.dataset.vehiclesDrawn ?? 0) >= 3", 30, "three vehicles drawn")
-    assert set(vehicle_positions(b)) == set(VEHICLES)
+    assert set(vehicle_positions(b)) == set(stack.vehicles)
     b.until("document.querySelectorAll('[data-testid=vehicle-row]').length === 3", 10,
             "three rows in the fleet table")
     assert b.page.locator("[data-testid=tab-plan]").count() == 1  # an operator may plan
