@@ -6,6 +6,7 @@ DDS domain, so two graphs in one machine never see each other's topics.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,10 @@ class GraphTimeoutError(TimeoutError):
     """A wait on the graph passed its deadline."""
 
 
+_log = logging.getLogger(__name__)
+MAX_SPIN_FAILURES = 100  # in a row: the graph is broken, not unlucky
+
+
 class RosGraph:
     """A private ROS 2 context with a multi-threaded executor spinning in the background."""
 
@@ -37,18 +42,28 @@ class RosGraph:
         self._thread.start()
 
     def _spin(self) -> None:
-        try:
-            while self.context.ok():
+        failures = 0
+        while self.context.ok():
+            try:
                 self.executor.spin_once(timeout_sec=0.05)
-        except (ExternalShutdownException, rclpy.executors.ShutdownException):
-            pass
-        except Exception:
-            # Once close() has shut the context down, rclpy may raise from a wait set or an
-            # entity torn down under the spinning call (seen in CI as "Exception in thread
-            # ros-graph" at teardown): a shutdown race, not a failure. While the context is
-            # alive every exception still propagates.
-            if self.context.ok():
-                raise
+                failures = 0
+            except (ExternalShutdownException, rclpy.executors.ShutdownException):
+                return
+            except Exception:
+                # Once close() has shut the context down, rclpy may raise from a wait set or an
+                # entity torn down under the spinning call: a shutdown race, not a failure.
+                if not self.context.ok():
+                    return
+                # While it lives, one bad spin (a callback's exception, an entity destroyed
+                # under a spinning call when a vehicle is removed at run time; seen in CI as
+                # "Exception in thread ros-graph") must not stop the whole graph: web_bridge
+                # would never hear from ROS again. Logged with its traceback; a graph that
+                # fails on every spin still ends with the error.
+                failures += 1
+                _log.exception("ros-graph: a spin raised (%d in a row); spinning on", failures)
+                if failures >= MAX_SPIN_FAILURES:
+                    raise
+                time.sleep(0.01)
 
     def add(self, node: Node) -> Node:
         """Spin ``node`` with this graph's executor (it must use this graph's context)."""
