@@ -233,17 +233,20 @@ export class Session {
 
 const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
 
-/** The strongest role the grants give at `site` (undefined/null site: any site at all). */
+/**
+ * The strongest role the grants give at `site`, as the bridge decides: `null` is a thing
+ * with no site, which only a grant at every site covers; `undefined` asks "at any site".
+ */
 export function roleAt(grants: Grant[], site: string | null | undefined): Role | null {
   let best: Role | null = null;
   for (const g of grants) {
-    if (site != null && g.site_id !== null && g.site_id !== site) continue;
+    if (site !== undefined && g.site_id !== null && g.site_id !== site) continue;
     if (!best || RANK[g.role] > RANK[best]) best = g.role;
   }
   return best;
 }
 
-/** May these grants operate (or administer) at `site`; without a site: at some site. */
+/** May these grants operate (or administer) at `site` (see roleAt for null and undefined). */
 export function can(grants: Grant[], action: 'operate' | 'admin', site?: string | null): boolean {
   const role = roleAt(grants, site);
   if (!role) return false;

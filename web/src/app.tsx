@@ -179,7 +179,7 @@ function Shell({ session }: { session: Session }) {
           <SoundToggle />
           <button type="button" class="icon" data-testid="theme-toggle" title={`switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}
             aria-label="toggle theme" onClick={toggleTheme}>{theme === 'dark' ? '☀' : '☾'}</button>
-          <span class="user" data-testid="user">{session.me.username} · {session.roleAt(site) ?? 'viewer'}</span>
+          <span class="user" data-testid="user">{session.me.username} · {session.roleAt(site ?? undefined) ?? 'viewer'}</span>
           <button type="button" data-testid="logout" onClick={() => void session.logout()}>Log out</button>
         </header>
         <ConnBanner conn={conn} />

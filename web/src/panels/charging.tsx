@@ -156,7 +156,7 @@ function SendToCharge({ queued }: { queued: Set<string> }) {
   const [vehicle, setVehicle] = useState('');
   const [target, setTarget] = useState(90);
   const [urgency, setUrgency] = useState<'normal' | 'critical' | 'emergency'>('normal');
-  if (!session.can('operate', site)) return null;
+  if (!session.can('operate', site ?? undefined)) return null;  // null here: all sites shown
   // Lowest battery first: the vehicle an operator sends to charge is usually near the top.
   const candidates = [...store.vehicles.values()]
     .filter((v) => (!site || v.site_id === site) && canOperateAt(session.me.grants, v.site_id) && !queued.has(v.vehicle_id)

@@ -1,6 +1,7 @@
 // The fleet table's filtering, sorting and counting, kept free of the DOM so they can be
 // tested and so 1,000 vehicles cost one pass each per render.
 import type { Grant, Liveness, Vehicle, VehicleStatusName } from '../types';
+import { can } from '../api';
 
 /** Below this the "low battery" toggle keeps a vehicle (the battery bar turns amber too). */
 export const LOW_BATTERY_PCT = 30;
@@ -143,8 +144,8 @@ export function shortMode(mode: string | null | undefined): string {
 
 /**
  * May these grants command a vehicle of `site`? A vehicle without a site needs a grant at
- * every site, as the bridge decides (session.can(..., null) means "at some site").
+ * every site, as the bridge decides.
  */
 export function canOperateAt(grants: Grant[], site: string | null | undefined): boolean {
-  return grants.some((g) => g.role !== 'viewer' && (g.site_id === null || (site != null && g.site_id === site)));
+  return can(grants, 'operate', site ?? null);
 }

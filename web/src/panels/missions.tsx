@@ -1,6 +1,7 @@
 // The missions list: what the planner holds, live, most urgent first. Selecting one opens
 // its figures, planned path on the map, recent transitions and (for operators) its controls.
 import { useEffect, useState } from 'preact/hooks';
+import { shortAge } from './fleet-logic';
 import { useApp, useSlices, useTick } from '../ctx';
 import { fmtAge, fmtDistance, fmtDuration, fmtNumber, fmtTime, humanize } from '../format';
 import type { Mission, MissionEvent } from '../types';
@@ -120,7 +121,7 @@ function MissionRow({ m, open, onToggle }: { m: Mission; open: boolean; onToggle
           ) : <span class="muted">—</span>}
         </td>
         <td class="num">{m.priority}</td>
-        <td class="muted small" title={`updated ${fmtTime(m.updated)} (${fmtAge(m.updated)})`}>{shortAge(m.updated)}</td>
+        <td class="muted small" title={`updated ${fmtTime(m.updated)} (${fmtAge(m.updated)})`}>{shortAge(m.updated, Date.now() / 1000)}</td>
       </tr>
       {open && (
         <tr class="mp-detail-row">
@@ -196,17 +197,6 @@ function MissionDetail({ id, mission, onClose }: { id: string; mission: Mission 
       )}
     </div>
   );
-}
-
-/** "now", "8s", "3m", "2h", "4d": the list's last-change column is narrow. */
-export function shortAge(stamp: number | null | undefined, nowS = Date.now() / 1000): string {
-  if (!stamp) return '—';
-  const d = Math.max(0, nowS - stamp);
-  if (d < 2) return 'now';
-  if (d < 60) return `${Math.floor(d)}s`;
-  if (d < 3600) return `${Math.floor(d / 60)}m`;
-  if (d < 86_400) return `${Math.floor(d / 3600)}h`;
-  return `${Math.floor(d / 86_400)}d`;
 }
 
 /** The planner counts waypoints from 0 and says -1 before the first. */
