@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class MavResult(IntEnum):
@@ -101,11 +101,32 @@ SENSORS_PRESENT = (
 # The param2 value that forces arming or disarming (PX4 and ArduPilot).
 FORCE_ARM_MAGIC = 21196.0
 
-PX4_MODES = (
-    "MANUAL", "ACRO", "ALTCTL", "POSCTL", "OFFBOARD", "STABILIZED", "RATTITUDE",
-    "AUTO.MISSION", "AUTO.LOITER", "AUTO.RTL", "AUTO.LAND", "AUTO.RTGS", "AUTO.READY",
-    "AUTO.TAKEOFF", "AUTO.FOLLOW_TARGET", "AUTO.PRECLAND",
-)
+
+class Px4Mode(StrEnum):
+    """PX4 flight modes as MAVROS names them (State.mode, SetMode.custom_mode).
+
+    A StrEnum: a mode compares equal to the string MAVROS sends.
+    """
+
+    MANUAL = "MANUAL"
+    ACRO = "ACRO"
+    ALTCTL = "ALTCTL"
+    POSCTL = "POSCTL"
+    OFFBOARD = "OFFBOARD"
+    STABILIZED = "STABILIZED"
+    RATTITUDE = "RATTITUDE"
+    MISSION = "AUTO.MISSION"
+    LOITER = "AUTO.LOITER"
+    RTL = "AUTO.RTL"
+    LAND = "AUTO.LAND"
+    RTGS = "AUTO.RTGS"
+    READY = "AUTO.READY"
+    TAKEOFF = "AUTO.TAKEOFF"
+    FOLLOW_TARGET = "AUTO.FOLLOW_TARGET"
+    PRECLAND = "AUTO.PRECLAND"
+
+
+PX4_MODES = tuple(m.value for m in Px4Mode)
 
 # PX4 custom_mode encoding used by DO_SET_MODE: (main_mode, sub_mode) -> mode string.
 PX4_CUSTOM_MODES: dict[tuple[int, int], str] = {

@@ -25,6 +25,7 @@ class CommandOutcome:
     ok: bool
     attempts: int
     detail: str
+    tag: object = None  # the sender's own token, given back untouched
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class _Pending:
     future: Future[Any] | None
     deadline: float
     attempts: int
+    tag: object
 
 
 class CommandRunner:
@@ -60,13 +62,17 @@ class CommandRunner:
         return len(self._pending)
 
     def send(self, client: Client[Any, Any], request: Any, *, vehicle_id: str, what: str,
-             accept: Callable[[Any], bool]) -> bool:
-        """Start a command; return False (and report it failed) if the queue is full."""
+             accept: Callable[[Any], bool], tag: object = None) -> bool:
+        """Start a command; return False (and report it failed) if the queue is full.
+
+        ``what`` names the command in logs and outcomes; ``tag`` is the caller's own token
+        (which operation this call belongs to), handed back in the outcome untouched.
+        """
         if len(self._pending) >= self._max_pending:
             self._on_done(CommandOutcome(vehicle_id, what, False, 0,
-                                         f"command queue full ({self._max_pending})"))
+                                         f"command queue full ({self._max_pending})", tag))
             return False
-        entry = _Pending(client, request, vehicle_id, what, accept, None, 0.0, 0)
+        entry = _Pending(client, request, vehicle_id, what, accept, None, 0.0, 0, tag)
         self._attempt(entry)
         self._pending.append(entry)
         return True
@@ -107,7 +113,8 @@ class CommandRunner:
         self._pending = still
 
     def _finish(self, entry: _Pending, ok: bool, detail: str) -> None:
-        self._on_done(CommandOutcome(entry.vehicle_id, entry.what, ok, entry.attempts, detail))
+        self._on_done(CommandOutcome(entry.vehicle_id, entry.what, ok, entry.attempts, detail,
+                                     entry.tag))
 
 
 def _short(response: Any) -> str:

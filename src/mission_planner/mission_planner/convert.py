@@ -8,11 +8,20 @@ from typing import Any
 
 from geographic_msgs.msg import GeoPoint as GeoPointMsg
 
+from fleet_core.charging.model import ChargingSession, ChargingStation
 from fleet_core.dispatch.state import MissionRecord, MissionState, MissionTransition, Modification
-from fleet_core.fleet.model import VehicleStatus
+from fleet_core.execution.model import FleetVehicle
+from fleet_core.execution.runs import Progress
+from fleet_core.execution.trips import QueueRow, TripProgress
+from fleet_core.fleet.model import Liveness, VehicleStatus
 from fleet_core.geo import GeoPoint
+from fleet_core.mavlink import LandedState
+from fleet_core.missions_config import PlannerSettings
 from fleet_core.planning import MissionPlan, Waypoint, WaypointKind
-from fleet_interfaces.msg import MissionEvent, MissionStatus
+from fleet_interfaces.action import ExecuteMission, RequestCharge
+from fleet_interfaces.msg import ChargingQueueEntry, MissionEvent, MissionStatus
+from fleet_interfaces.msg import ChargingSession as ChargingSessionMsg
+from fleet_interfaces.msg import ChargingStation as ChargingStationMsg
 
 
 def to_time(t: float) -> Any:
@@ -109,3 +118,72 @@ def event_msg(event: MissionTransition | Modification, *, vehicle_id: str,
 
 
 STATUS_BY_CODE = {code: VehicleStatus(code) for code in range(len(VehicleStatus))}
+
+
+def update_vehicle(v: FleetVehicle, m: Any) -> None:
+    """Take one fleet_interfaces/VehicleStatus of /fleet/status into the planner's view.
+
+    An invalid position or home keeps the last valid one (a (0, 0) home is "not yet set").
+    """
+    v.status = STATUS_BY_CODE.get(int(m.status), VehicleStatus.UNKNOWN)
+    v.liveness = Liveness(min(int(m.liveness), 2))
+    pos = GeoPoint(float(m.position.latitude), float(m.position.longitude),
+                   float(m.position.altitude))
+    v.position = pos if pos.is_valid() else v.position
+    home = GeoPoint(float(m.home.latitude), float(m.home.longitude), float(m.home.altitude))
+    v.home = home if home.is_valid() and (home.latitude or home.longitude) else v.home
+    v.battery_pct = float(m.battery_percent)
+    v.armed = bool(m.armed)
+    v.landed = int(m.landed_state) in (LandedState.ON_GROUND, LandedState.UNDEFINED)
+    v.mode = str(m.autopilot_mode)
+
+
+def station_msg(settings: PlannerSettings, station: ChargingStation) -> ChargingStationMsg:
+    """A configured station and its pads to fleet_interfaces/ChargingStation."""
+    pads = [p for p in settings.pads if p.station_id == station.station_id]
+    return ChargingStationMsg(
+        id=station.station_id, name=station.station_id, site=station.site or "",
+        location=geo_msg(station.position), pads=[geo_msg(p.position) for p in pads],
+        charge_rate_w=float(station.charge_rate_w),
+        pad_radius_m=float(pads[0].radius_m) if pads else 0.0)
+
+
+def session_msg(settings: PlannerSettings, s: ChargingSession) -> ChargingSessionMsg:
+    """A charging session (in progress or ended) to fleet_interfaces/ChargingSession."""
+    station = next(x for x in settings.stations if x.station_id == s.station_id)
+    msg = ChargingSessionMsg(
+        vehicle_id=s.vehicle_id, pad=int(s.pad), station=station_msg(settings, station),
+        requested_at=to_time(s.requested_at), started_at=to_time(s.started_at or 0.0),
+        ended_at=to_time(s.ended_at or 0.0), queue_wait_s=float(s.queue_wait_s),
+        start_pct=float(s.start_pct), end_pct=float(s.end_pct),
+        energy_wh=float(s.energy_wh), completed=bool(s.completed))
+    msg.station.pad_radius_m = float(settings.pad(s.station_id, s.pad).radius_m)
+    return msg
+
+
+def queue_entry_msg(row: QueueRow) -> ChargingQueueEntry:
+    """One vehicle of the charging queue to fleet_interfaces/ChargingQueueEntry."""
+    return ChargingQueueEntry(
+        vehicle_id=row.vehicle_id, state=row.state.value, station_id=row.station_id,
+        pad=int(row.pad), battery_pct=float(row.battery_pct), target_pct=float(row.target_pct),
+        queue_position=int(row.queue_position), estimated_wait_s=float(row.estimated_wait_s),
+        time_to_full_s=float(row.time_to_full_s))
+
+
+def trip_feedback(p: TripProgress) -> Any:
+    """A charging trip's progress to RequestCharge feedback."""
+    fb = RequestCharge.Feedback()
+    fb.state, fb.station_id, fb.pad = p.state.value, p.station_id, int(p.pad)
+    fb.battery_pct, fb.queue_position = float(p.battery_pct), int(p.queue_position)
+    fb.estimated_wait_s, fb.time_to_full_s = float(p.estimated_wait_s), float(p.time_to_full_s)
+    return fb
+
+
+def mission_feedback(mid: str, record: MissionRecord, p: Progress) -> Any:
+    """A mission's progress to ExecuteMission feedback."""
+    fb = ExecuteMission.Feedback()
+    fb.mission_id, fb.state = mid, record.state.value
+    fb.progress_pct, fb.current_waypoint, fb.waypoint_count = float(p.pct), p.current, p.count
+    fb.distance_remaining_m, fb.eta_s = float(p.remaining_m), float(p.eta_s)
+    fb.vehicle_id = record.vehicle_id or ""
+    return fb

@@ -11,14 +11,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from mavros_msgs.msg import State, WaypointReached
 from mavros_msgs.srv import CommandBool, SetMode, WaypointPush, WaypointSetCurrent
 from rclpy.client import Client
 from rclpy.node import Node
 
-from fleet_core.mavlink import MissionItem
+from fleet_core.execution.model import (
+    Continue,
+    DriverCommand,
+    DriveResult,
+    FlyMission,
+    Hold,
+    Operation,
+    ReturnHome,
+)
+from fleet_core.mavlink import MissionItem, Px4Mode
 from fleet_ros.commands import CommandOutcome, CommandRunner
 from fleet_ros.mavros_convert import items_to_waypoints
 from fleet_ros.qos import MAVROS_TOPIC_QOS
@@ -35,13 +44,11 @@ class _Step:
 
 
 @dataclass(frozen=True, slots=True)
-class DriveResult:
-    """How an operation on a vehicle ended."""
+class _Tag:
+    """Which operation (generation) and step a CommandRunner call belongs to."""
 
-    vehicle_id: str
-    operation: str  # start | pause | resume | return_home | land | goto
-    ok: bool
-    detail: str  # the failing step and why, or "done"
+    generation: int
+    step: str
 
 
 class VehicleDriver:
@@ -67,7 +74,7 @@ class VehicleDriver:
             State, f"{prefix}/state", self._state_callback, MAVROS_TOPIC_QOS["state"])
         self.armed = False
         self.mode = ""
-        self._operation = ""
+        self._operation = Operation.START
         self._generation = 0
         self._steps: list[_Step] = []
         # mission/reached is latched: the last message of an earlier mission arrives at once.
@@ -75,6 +82,20 @@ class VehicleDriver:
         self._uploaded_at_ns = 0
 
     # --------------------------------------------------------------- operations
+    def perform(self, command: DriverCommand) -> None:
+        """Carry out one of the executor's driver commands."""
+        match command:
+            case FlyMission():
+                self.start(command.items, command.start_index)
+            case Hold():
+                self.pause()
+            case Continue():
+                self.resume()
+            case ReturnHome():
+                self.return_home()
+            case _:
+                assert_never(command)
+
     def start(self, items: Sequence[MissionItem], start_index: int = 0) -> None:
         """Upload a mission, make ``start_index`` current, switch to AUTO.MISSION and arm."""
         if not items:
@@ -88,27 +109,27 @@ class VehicleDriver:
             lambda r: bool(r.success))]
         if start_index:
             steps.append(self._current_step(start_index))
-        steps.append(self._mode_step("AUTO.MISSION"))
+        steps.append(self._mode_step(Px4Mode.MISSION))
         steps.append(_Step("cmd/arming", self._arming, CommandBool.Request(value=True),
                            lambda r: bool(r.success)))
-        self._run("start", steps)
+        self._run(Operation.START, steps)
 
     def pause(self) -> None:
         """Hold position (AUTO.LOITER)."""
-        self._run("pause", [self._mode_step("AUTO.LOITER")])
+        self._run(Operation.PAUSE, [self._mode_step(Px4Mode.LOITER)])
 
     def resume(self, index: int | None = None) -> None:
         """Continue the uploaded mission, from ``index`` when given."""
         steps = [self._current_step(index)] if index is not None else []
-        self._run("resume", [*steps, self._mode_step("AUTO.MISSION")])
+        self._run(Operation.RESUME, [*steps, self._mode_step(Px4Mode.MISSION)])
 
     def return_home(self) -> None:
         """Return to launch and land (AUTO.RTL)."""
-        self._run("return_home", [self._mode_step("AUTO.RTL")])
+        self._run(Operation.RETURN_HOME, [self._mode_step(Px4Mode.RTL)])
 
     def land(self) -> None:
         """Land where the vehicle is (AUTO.LAND)."""
-        self._run("land", [self._mode_step("AUTO.LAND")])
+        self._run(Operation.LAND, [self._mode_step(Px4Mode.LAND)])
 
     @property
     def busy(self) -> bool:
@@ -125,15 +146,15 @@ class VehicleDriver:
         self._node.destroy_subscription(self._state_sub)
 
     # --------------------------------------------------------------- machinery
-    def _mode_step(self, mode: str) -> _Step:
-        return _Step(f"set_mode {mode}", self._set_mode, SetMode.Request(custom_mode=mode),
-                     lambda r: bool(r.mode_sent))
+    def _mode_step(self, mode: Px4Mode) -> _Step:
+        return _Step(f"set_mode {mode.value}", self._set_mode,
+                     SetMode.Request(custom_mode=mode.value), lambda r: bool(r.mode_sent))
 
     def _current_step(self, index: int) -> _Step:
         return _Step(f"mission/set_current {index}", self._set_current,
                      WaypointSetCurrent.Request(wp_seq=index), lambda r: bool(r.success))
 
-    def _run(self, operation: str, steps: list[_Step]) -> None:
+    def _run(self, operation: Operation, steps: list[_Step]) -> None:
         self._generation = next(_generation)
         self._operation = operation
         self._steps = steps
@@ -142,19 +163,20 @@ class VehicleDriver:
     def _send_next(self) -> None:
         step = self._steps[0]
         self._commands.send(step.client, step.request, vehicle_id=self.vehicle_id,
-                            what=f"{self._generation}|{step.name}", accept=step.accept)
+                            what=step.name, accept=step.accept,
+                            tag=_Tag(self._generation, step.name))
 
     def command_done(self, outcome: CommandOutcome) -> bool:
         """Take a CommandRunner outcome; return False when it is not this driver's."""
-        if outcome.vehicle_id != self.vehicle_id or "|" not in outcome.what:
+        tag = outcome.tag
+        if outcome.vehicle_id != self.vehicle_id or not isinstance(tag, _Tag):
             return False
-        generation, step = outcome.what.split("|", 1)
-        if int(generation) != self._generation or not self._steps:
+        if tag.generation != self._generation or not self._steps:
             return True  # superseded by a newer operation
         if not outcome.ok:
             self._steps = []
             self._on_result(DriveResult(self.vehicle_id, self._operation, False,
-                                        f"{step}: {outcome.detail}"))
+                                        f"{tag.step}: {outcome.detail}"))
             return True
         self._steps.pop(0)
         if self._steps:
