@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from telemetry_recorder.store import Journal, Row
+from fleet_db.journal import Journal, Row
 
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -4,4 +4,4 @@
 # `python -m fleet_sim.demo` shows the simulator alone, through its MAVROS interfaces.
 set -euo pipefail
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
-exec python -m mission_planner.demo "$@"
+exec python -m fleet_bringup.demo "$@"

@@ -33,6 +33,7 @@ from fleet_db.bags import (
     samples_to_messages,
     write_bag,
 )
+from fleet_db.bags.messages import stamped_header, time_ns
 from fleet_db.bagtool import main as bagtool
 from fleet_db.samples import TelemetrySample
 
@@ -164,7 +165,7 @@ def test_a_value_that_becomes_unknown_is_sent_as_unknown() -> None:
     unknown = TelemetrySample("uav1", T0 + timedelta(seconds=1), 47.0, 8.5)
     msgs: dict[str, Any] = {m.topic.split("/", 2)[2]: m.message
                             for m in samples_to_messages([known, unknown])
-                            if m.time_ns > bags._ns(T0)}
+                            if m.time_ns > time_ns(T0)}
     assert math.isnan(msgs["mavros/global_position/rel_alt"].data)
     assert math.isnan(msgs["mavros/global_position/compass_hdg"].data)
     assert math.isnan(msgs["mavros/battery"].percentage)
@@ -259,7 +260,7 @@ def _write_raw(path: Path, messages: Sequence[tuple[str, str, int, bytes]]) -> N
 
 def _fix(lat: float, ns: int, status: int = 0) -> object:
     return NavSatFix(
-        header=bags._header(ns, ""),
+        header=stamped_header(ns, ""),
         status=NavSatStatus(status=status, service=1),  # type: ignore[arg-type]
         latitude=lat, longitude=8.5, altitude=500.0,
         position_covariance=np.zeros(9), position_covariance_type=0)
@@ -267,7 +268,7 @@ def _fix(lat: float, ns: int, status: int = 0) -> object:
 
 def test_import_reports_what_it_ignored_and_why(tmp_path: Path) -> None:
     store = msgdefs.typestore()
-    ns = bags._ns(T0)
+    ns = time_ns(T0)
 
     def ser(msg: object, msgtype: str) -> bytes:
         return bytes(store.serialize_cdr(msg, msgtype))
@@ -338,7 +339,7 @@ def test_rosbags_cdr_deserializes_with_the_real_ros_message_classes() -> None:
         if m.msgtype.endswith("NavSatFix"):
             assert (ros.latitude, ros.longitude, ros.altitude) == (47.25, 8.5, 500.5)
             assert (ros.header.stamp.sec, ros.header.stamp.nanosec) == (
-                bags._ns(T0) // 10**9, bags._ns(T0) % 10**9)
+                time_ns(T0) // 10**9, time_ns(T0) % 10**9)
         elif m.msgtype.endswith("BatteryState"):
             assert ros.percentage == pytest.approx(0.42)
             assert ros.current == -10.0
@@ -359,7 +360,7 @@ def test_messages_serialized_by_rclpy_import_like_a_ros2_bag_recording(
     from sensor_msgs.msg import BatteryState, NavSatFix
     from std_msgs.msg import Float64
 
-    ns = bags._ns(T0)
+    ns = time_ns(T0)
     fix = NavSatFix(latitude=47.5, longitude=8.25, altitude=480.0)
     fix.status.status = fix.status.STATUS_FIX  # the default is "no fix"
     fix.header.stamp.sec, fix.header.stamp.nanosec = ns // 10**9, ns % 10**9
@@ -475,7 +476,7 @@ def test_a_slice_holds_only_the_named_vehicles_and_window(
     got = [m for m in iter_slice_messages(db_conn, vehicles[:1], t0, t1)
            if m.msgtype == "sensor_msgs/msg/NavSatFix"]
     assert {m.topic for m in got} == {f"/{vehicles[0]}/mavros/global_position/global"}
-    assert [m.time_ns for m in got] == [bags._ns(r.time) for r in rows[4:14:2]]
+    assert [m.time_ns for m in got] == [time_ns(r.time) for r in rows[4:14:2]]
 
 
 def test_a_mission_slice_is_its_vehicle_from_start_to_end(

@@ -20,7 +20,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from fleet_db.db import make_engine
-from telemetry_recorder.store import EventStore, Journal, Row
+from fleet_db.event_store import EventStore
+from fleet_db.journal import Journal, Row
+from fleet_db.writes import CoordinationEventRecord, to_row
 from tests.telemetry_recorder.test_node import engine, vid  # noqa: F401 - fixtures
 
 
@@ -35,12 +37,17 @@ class _Log:
         self.lines.append(message)
 
 
-def _event(vehicle: str, n: int) -> Row:
+def _event(vehicle: str, n: int) -> CoordinationEventRecord:
     t = datetime(2026, 11, 20, 12, 0, n, tzinfo=UTC)
-    return Row("coordination_event", {
-        "key": f"{vehicle}-{n}", "time": t, "type": "link_lost", "severity": "warning",
-        "vehicle_id": vehicle, "other_vehicle_id": None, "zone_id": None, "opened_at": t,
-        "closed_at": None, "message": None, "details": {"n": n}})
+    return CoordinationEventRecord(
+        key=f"{vehicle}-{n}", time=t, type="link_lost", severity="warning",
+        vehicle_id=vehicle, other_vehicle_id=None, zone_id=None, opened_at=t,
+        closed_at=None, message=None, details={"n": n})
+
+
+def _row(vehicle: str, n: int) -> Row:
+    """The journal's form of ``_event``."""
+    return to_row(_event(vehicle, n))
 
 
 def test_rows_put_while_the_database_is_away_are_written_after_a_restart(
@@ -74,8 +81,8 @@ def test_rows_put_while_the_database_is_away_are_written_after_a_restart(
 
 def test_a_torn_last_journal_line_is_ignored_and_times_survive(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
-    journal.append(_event("uav0", 1))
-    end = journal.append(_event("uav0", 2))
+    journal.append(_row("uav0", 1))
+    end = journal.append(_row("uav0", 2))
     journal.close()
     with (tmp_path / "rows.jsonl").open("ab") as f:
         f.write(b'{"kind": "coordination_ev')  # a crash in the middle of a write
@@ -114,13 +121,13 @@ _CHILD = textwrap.dedent("""
     import sys
     from pathlib import Path
 
-    from telemetry_recorder.store import Journal
-    from tests.telemetry_recorder.test_store import _event
+    from fleet_db.journal import Journal
+    from tests.telemetry_recorder.test_store import _row
 
     # A long interval: only the first append gets synced before the kill.
     journal = Journal(Path(sys.argv[1]), sync_interval_s=1.0)
     for n in range(200):
-        end = journal.append(_event("uav0", n % 60))
+        end = journal.append(_row("uav0", n % 60))
     print(end, journal.stats()["journaled"], flush=True)
     sys.stdin.read()
 """)
@@ -161,7 +168,7 @@ def test_an_append_is_journaled_only_once_a_sync_after_it_returned(tmp_path: Pat
     assert syncs.calls == [(False, False), (True, False)]  # ...the file, the new dir entry
     syncs.release.clear()
     syncs.entered.clear()
-    end = journal.append(_event("uav0", 1))
+    end = journal.append(_row("uav0", 1))
     assert syncs.entered.wait(5.0)  # the syncer is inside fdatasync, held there
     assert not journal.wait_durable(end, 0.2)
     assert journal.stats()["journaled"] == 0
@@ -175,7 +182,7 @@ def test_a_burst_of_1000_appends_is_made_durable_by_a_few_syncs(tmp_path: Path) 
     syncs = _Syncs()
     journal = Journal(tmp_path, sync=syncs, sync_interval_s=0.01)
     opened = len(syncs.calls)
-    ends = [journal.append(_event("uav0", n % 60)) for n in range(1000)]
+    ends = [journal.append(_row("uav0", n % 60)) for n in range(1000)]
     assert journal.wait_durable(ends[-1], 5.0)
     time.sleep(0.05)  # nothing left to sync: no more calls come
     used = len(syncs.calls) - opened
@@ -190,9 +197,9 @@ def test_appends_made_while_a_sync_runs_share_the_next_one(tmp_path: Path) -> No
     opened = len(syncs.calls)
     syncs.release.clear()
     syncs.entered.clear()
-    journal.append(_event("uav0", 0))
+    journal.append(_row("uav0", 0))
     assert syncs.entered.wait(5.0)  # the first sync holds; 999 appends queue up behind it
-    ends = [journal.append(_event("uav0", n % 60)) for n in range(1, 1000)]
+    ends = [journal.append(_row("uav0", n % 60)) for n in range(1, 1000)]
     syncs.release.set()
     assert journal.wait_durable(ends[-1], 5.0)
     assert len(syncs.calls) - opened == 2
@@ -203,12 +210,12 @@ def test_a_failed_sync_refuses_later_appends_and_acknowledges_nothing(tmp_path: 
     syncs = _Syncs()
     journal = Journal(tmp_path, sync=syncs)
     syncs.fail = True
-    end = journal.append(_event("uav0", 1))
+    end = journal.append(_row("uav0", 1))
     assert not journal.wait_durable(end, 5.0)
     assert journal.stats()["journaled"] == 0
     assert "fdatasync failed" in journal.stats()["journal_error"]
     with pytest.raises(OSError, match="fdatasync failed"):
-        journal.append(_event("uav0", 2))
+        journal.append(_row("uav0", 2))
     journal.close()
 
 
@@ -217,7 +224,7 @@ def test_compaction_keeps_the_uncommitted_rows_through_a_crash_at_any_step(
     syncs = _Syncs()
     syncs.tmp = tmp_path / "rows.jsonl.tmp"
     journal = Journal(tmp_path, sync=syncs, compact_bytes=1)
-    ends = [journal.append(_event("uav0", n)) for n in range(10)]
+    ends = [journal.append(_row("uav0", n)) for n in range(10)]
     assert journal.wait_durable(ends[-1], 5.0)
     before = len(syncs.calls)
     journal.commit(ends[6])
@@ -228,7 +235,7 @@ def test_compaction_keeps_the_uncommitted_rows_through_a_crash_at_any_step(
     assert len(lines) == 4
     kept = [(row.values["key"], end) for row, end in journal.pending()]
     assert kept == [(f"uav0-{n}", ends[n]) for n in (7, 8, 9)]
-    more = journal.append(_event("uav0", 10))
+    more = journal.append(_row("uav0", 10))
     journal.close()
 
     # A crash right after the rename: the mark was never rewritten (here: it is stale).
@@ -262,7 +269,7 @@ def test_the_store_counts_rows_journaled_once_synced(tmp_path: Path) -> None:
 def test_the_parts_of_a_split_survey_point_at_it_even_when_they_come_first(
         engine: Engine, vid: str, tmp_path: Path) -> None:  # noqa: F811
     from fleet_interfaces.msg import MissionStatus, MissionStatusArray
-    from telemetry_recorder.convert import mission_status_rows
+    from telemetry_recorder.convert import mission_status_records
 
     parent = f"m-{vid}"
     t = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -273,7 +280,7 @@ def test_the_parts_of_a_split_survey_point_at_it_even_when_they_come_first(
     msg.missions[0].updated.sec = int(t.timestamp())
     store = EventStore(engine, retain_days=3650, maintenance_period_s=3600.0, logger=_Log())
     try:
-        for row in mission_status_rows(msg):
+        for row in mission_status_records(msg):
             store.put(row)
         deadline = time.monotonic() + 10.0
         while store.metrics()["written"] < 2 and time.monotonic() < deadline:
@@ -306,7 +313,7 @@ def _waypoint_event(mission_id: str, second: int, actor: str, reason: str,
 
 def test_modified_waypoints_supersede_the_plan_with_who_when_and_why_exactly_once(
         engine: Engine, vid: str) -> None:  # noqa: F811
-    from telemetry_recorder.convert import mission_event_row
+    from telemetry_recorder.convert import mission_event_record
 
     mid = f"m-{vid}-wp"
     planned = _waypoint_event(mid, 1, "mission_planner", f"planned for {vid}", [
@@ -318,8 +325,9 @@ def test_modified_waypoints_supersede_the_plan_with_who_when_and_why_exactly_onc
                           vehicle=vid)
     store = EventStore(engine, retain_days=3650, maintenance_period_s=3600.0, logger=_Log())
     try:
-        rows = [mission_event_row(m) for m in (planned, modified, planned, modified, bad)]
-        assert rows[-1].values["details"]["waypoints_rejected"].startswith(
+        rows = [mission_event_record(m) for m in (planned, modified, planned, modified, bad)]
+        assert rows[-1].details.waypoints_rejected is not None
+        assert rows[-1].details.waypoints_rejected.startswith(
             "waypoint 0 has a bad position")
         for row in rows:  # the first two again: a journal replay or a second recorder
             store.put(row)

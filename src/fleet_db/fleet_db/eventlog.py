@@ -10,9 +10,9 @@ security (missions) applies; the tables without a site are restricted by the arg
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
@@ -24,13 +24,13 @@ Key = tuple[datetime, int]
 
 @dataclass(frozen=True, slots=True)
 class CoordinationRow:
-    """A stored coordination event (one row per event key)."""
+    """A coordination event: opened once, re-issued when worse, closed once (a row per key)."""
 
     id: int
     key: str
-    time: datetime  # opened_at: the pagination time
     type: str
     severity: str
+    state: Literal["open", "closed"]
     vehicle_id: str | None
     other_vehicle_id: str | None
     zone_id: str | None
@@ -38,12 +38,17 @@ class CoordinationRow:
     closed_at: datetime | None
     updated_at: datetime
     message: str | None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any]
+
+    @property
+    def time(self) -> datetime:
+        """Return the time pages are ordered by: the opening time."""
+        return self.opened_at
 
 
 @dataclass(frozen=True, slots=True)
 class MissionEventRow:
-    """A stored mission state transition."""
+    """A mission state transition."""
 
     id: int
     time: datetime
@@ -54,12 +59,12 @@ class MissionEventRow:
     to_state: str
     reason: str | None
     actor: str | None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
-    """One audit log entry."""
+    """One audit log entry: who did what to which object, from where, with which result."""
 
     id: int
     time: datetime
@@ -75,7 +80,7 @@ class AuditRow:
     target_id: str | None
     site_id: str | None
     remote_addr: str | None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any]
 
 
 def _utc(value: datetime) -> datetime:
@@ -92,6 +97,11 @@ class _Where:
     def add(self, sql: str, **params: Any) -> None:
         self.parts.append(sql)
         self.params.update(params)
+
+    def equal(self, column: str, value: object, param: str) -> None:
+        """Require ``column = value`` unless ``value`` is None (then there is no filter)."""
+        if value is not None:
+            self.add(f"{column} = :{param}", **{param: value})
 
     def sql(self) -> str:
         return " and ".join(self.parts) if self.parts else "true"
@@ -132,10 +142,8 @@ def coordination_events(conn: Connection, *, vehicle_ids: Sequence[str] | None =
     _common(where, "opened_at", t0=t0, t1=t1, after=after, limit=limit)
     if vehicle_ids is not None:
         where.add("vehicle_id = any(cast(:visible as text[]))", visible=list(vehicle_ids))
-    if type_ is not None:
-        where.add("type = :type", type=type_)
-    if severity is not None:
-        where.add("severity = :severity", severity=severity)
+    where.equal("type", type_, "type")
+    where.equal("severity", severity, "severity")
     if vehicle_id is not None:
         where.add("(vehicle_id = :vehicle or other_vehicle_id = :vehicle)", vehicle=vehicle_id)
     if state == "open":
@@ -147,8 +155,9 @@ def coordination_events(conn: Connection, *, vehicle_ids: Sequence[str] | None =
         "closed_at, time, message, details from coordination_events "
         f"where {where.sql()} order by opened_at desc, id desc limit :limit"), where.params)
     return [CoordinationRow(
-        id=r.id, key=r.key, time=_utc(r.opened_at), type=r.type, severity=r.severity,
-        vehicle_id=r.vehicle_id, other_vehicle_id=r.other_vehicle_id, zone_id=r.zone_id,
+        id=r.id, key=r.key, type=r.type, severity=r.severity,
+        state="open" if r.closed_at is None else "closed", vehicle_id=r.vehicle_id,
+        other_vehicle_id=r.other_vehicle_id, zone_id=r.zone_id,
         opened_at=_utc(r.opened_at), closed_at=_utc(r.closed_at) if r.closed_at else None,
         updated_at=_utc(r.time), message=r.message, details=dict(r.details or {}))
         for r in rows]
@@ -162,14 +171,10 @@ def mission_events(conn: Connection, *, mission_id: str | None = None,
     """Return a page of mission events, newest first, of the missions the connection sees."""
     where = _Where()
     _common(where, "e.time", t0=t0, t1=t1, after=after, limit=limit, id_col="e.id")
-    if mission_id is not None:
-        where.add("e.mission_id = :mission", mission=mission_id)
-    if vehicle_id is not None:
-        where.add("m.vehicle_id = :vehicle", vehicle=vehicle_id)
-    if site_id is not None:
-        where.add("m.site_id = :site", site=site_id)
-    if to_state is not None:
-        where.add("e.to_state = :to_state", to_state=to_state)
+    where.equal("e.mission_id", mission_id, "mission")
+    where.equal("m.vehicle_id", vehicle_id, "vehicle")
+    where.equal("m.site_id", site_id, "site")
+    where.equal("e.to_state", to_state, "to_state")
     # The join is the site scope: row-level security hides other sites' missions.
     rows = conn.execute(text(
         "select e.id, e.time, e.mission_id, m.vehicle_id, m.site_id, e.from_state, "
@@ -190,18 +195,14 @@ def _audit_where(*, site_ids: Sequence[str] | None, username: str | None,
     _common(where, "time", t0=t0, t1=t1, after=after, limit=limit)
     if site_ids is not None:
         where.add("site_id = any(cast(:sites as text[]))", sites=list(site_ids))
-    if username is not None:
-        where.add("username = :username", username=username)
-    if user_id is not None:
-        where.add("user_id = :user_id", user_id=user_id)
+    where.equal("username", username, "username")
+    where.equal("user_id", user_id, "user_id")
     if action is not None:
         # A substring of the action ("login", "/missions"), with LIKE's wildcards escaped.
         escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.add("action like :action escape '\\'", action=f"%{escaped}%")
-    if result is not None:
-        where.add("result = :result", result=result)
-    if target_id is not None:
-        where.add("target_id = :target_id", target_id=target_id)
+    where.equal("result", result, "result")
+    where.equal("target_id", target_id, "target_id")
     return where
 
 

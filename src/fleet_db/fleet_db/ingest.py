@@ -61,21 +61,12 @@ from sqlalchemy import URL, Connection, Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from fleet_db.copy_codec import PG_EPOCH, TUPLE_COLUMNS, RecordEncoder, SpoolRecordError
 from fleet_db.db import InvalidArgumentError, database_url, safe_url
 from fleet_db.partitions import ensure_partitions
 from fleet_db.rollups import LATE_AFTER, mark_dirty, mark_rows_sql
 from fleet_db.samples import MAX_FUTURE_SKEW, TelemetrySample
-from fleet_db.spool import (
-    PG_EPOCH,
-    TUPLE_COLUMNS,
-    CopyBatch,
-    RecordEncoder,
-    Spool,
-    SpoolCursor,
-    SpoolError,
-    SpoolFullError,
-    SpoolRecordError,
-)
+from fleet_db.spool import CopyBatch, Spool, SpoolCursor, SpoolError, SpoolFullError
 
 _LOG = logging.getLogger(__name__)
 
@@ -86,7 +77,7 @@ _STAGING = "fleet_ingest_staging"
 _TUPLE_COLS = ", ".join(TUPLE_COLUMNS)
 _CREATE_STAGING = (f"create temp table if not exists {_STAGING} (like telemetry) "
                    "on commit delete rows")
-# The spool records' payloads are COPY tuples of these columns (fleet_db.spool.TUPLE_COLUMNS).
+# The spool records' payloads are COPY tuples of these columns (fleet_db.copy_codec.TUPLE_COLUMNS).
 _COPY_DIRECT = f"copy telemetry ({_TUPLE_COLS}) from stdin (format binary)"
 _COPY_STAGING = f"copy {_STAGING} ({_TUPLE_COLS}) from stdin (format binary)"
 _MOVE = (f"insert into telemetry ({_TUPLE_COLS}) select {_TUPLE_COLS} from {_STAGING} "

@@ -7,7 +7,8 @@ fix: a vehicle that stopped reporting its battery must not show the last percent
 
 The merger takes plain values, never ROS messages, so that the recorder node and the rosbag2
 import share it. Unit conversions from MAVROS messages happen in the adapters; the one that
-is easy to get wrong (``BatteryState``) is :func:`battery_from_mavros`, used by both.
+is easy to get wrong (``BatteryState``) is fleet_core's :func:`battery_from_mavros`, which
+fleet_manager, the recorder and the bag import all use (re-exported here).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from fleet_core.fleet.telemetry import BatteryReading, battery_from_mavros, battery_to_mavros
 from fleet_core.mavlink import LandedState
 from fleet_db.samples import TelemetrySample
 
@@ -26,49 +28,16 @@ T = TypeVar("T")
 DEFAULT_MAX_AGE = timedelta(seconds=5)
 """Five MAVROS heartbeats: state and battery arrive at about 1 Hz."""
 
+__all__ = ["DEFAULT_MAX_AGE", "BatteryReading", "RejectedValueError", "SampleMerger",
+           "battery_from_mavros", "battery_to_mavros"]
+
 
 class RejectedValueError(ValueError):
     """A value handed to the merger is garbage; the message names it."""
 
 
-@dataclass(frozen=True, slots=True)
-class BatteryReading:
-    """A battery report in the units of TelemetrySample."""
-
-    percent: float | None  # 0..100
-    voltage_v: float | None
-    current_a: float | None  # positive while discharging
-
-
 def _finite_or_none(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
-
-
-def battery_from_mavros(percentage: float, voltage: float, current: float) -> BatteryReading:
-    """Convert sensor_msgs/BatteryState fields to TelemetrySample units.
-
-    ``percentage`` is 0..1 in sensor_msgs (MAVROS fills it so); the row stores 0..100.
-    ``current`` is negative while discharging in sensor_msgs; the row stores the discharge
-    current as a positive number, as fleet_manager reports it. NaN means "unmeasured" in
-    sensor_msgs and becomes None.
-    """
-    pct = _finite_or_none(percentage)
-    cur = _finite_or_none(current)
-    return BatteryReading(
-        percent=None if pct is None else pct * 100.0,
-        voltage_v=_finite_or_none(voltage),
-        current_a=None if cur is None else -cur,
-    )
-
-
-def battery_to_mavros(reading: BatteryReading) -> tuple[float, float, float]:
-    """Return (percentage 0..1, voltage, current) for sensor_msgs/BatteryState; NaN = unknown."""
-    nan = math.nan
-    return (
-        nan if reading.percent is None else reading.percent / 100.0,
-        nan if reading.voltage_v is None else reading.voltage_v,
-        nan if reading.current_a is None else -reading.current_a,
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,21 +10,35 @@ so the definitions stored in a bag read like the upstream files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import IntEnum
 from functools import cache
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from fleet_core.mavlink import LandedState, Severity
+from fleet_core.mavros_topics import MsgType
+
 STORE = Stores.ROS2_KILTED
 
-NAV_SAT_FIX = "sensor_msgs/msg/NavSatFix"
-BATTERY_STATE = "sensor_msgs/msg/BatteryState"
-FLOAT64 = "std_msgs/msg/Float64"
 STRING = "std_msgs/msg/String"
-TWIST_STAMPED = "geometry_msgs/msg/TwistStamped"
-MAVROS_STATE = "mavros_msgs/msg/State"
-MAVROS_EXTENDED_STATE = "mavros_msgs/msg/ExtendedState"
-MAVROS_STATUS_TEXT = "mavros_msgs/msg/StatusText"
+
+
+class VtolState(IntEnum):
+    """MAV_VTOL_STATE (mavros_msgs/ExtendedState.vtol_state); the fleet flies multirotors."""
+
+    UNDEFINED = 0
+    TRANSITION_TO_FW = 1
+    TRANSITION_TO_MC = 2
+    MC = 3
+    FW = 4
+
+
+def _constants(members: Iterable[IntEnum], prefix: str = "") -> str:
+    """Return the .msg lines ``uint8 <prefix><NAME> = <value>`` of enum members."""
+    return "".join(f"uint8 {prefix}{m.name} = {m.value}\n" for m in members)
+
 
 STATE_MSG = """\
 std_msgs/Header header
@@ -51,43 +65,27 @@ string MODE_PX4_READY=AUTO.READY
 string MODE_PX4_TAKEOFF=AUTO.TAKEOFF
 """
 
-EXTENDED_STATE_MSG = """\
-uint8 VTOL_STATE_UNDEFINED = 0
-uint8 VTOL_STATE_TRANSITION_TO_FW = 1
-uint8 VTOL_STATE_TRANSITION_TO_MC = 2
-uint8 VTOL_STATE_MC = 3
-uint8 VTOL_STATE_FW = 4
-
-uint8 LANDED_STATE_UNDEFINED = 0
-uint8 LANDED_STATE_ON_GROUND = 1
-uint8 LANDED_STATE_IN_AIR = 2
-uint8 LANDED_STATE_TAKEOFF = 3
-uint8 LANDED_STATE_LANDING = 4
-
+# The constants are the values fleet_core.mavlink names; a test compares every line with
+# src/compat/mavros_msgs/msg, so a renamed member cannot drift unnoticed.
+EXTENDED_STATE_MSG = f"""\
+{_constants(VtolState, "VTOL_STATE_")}
+{_constants(LandedState, "LANDED_STATE_")}
 std_msgs/Header header
 uint8 vtol_state
 uint8 landed_state
 """
 
-STATUS_TEXT_MSG = """\
-uint8 EMERGENCY = 0
-uint8 ALERT = 1
-uint8 CRITICAL = 2
-uint8 ERROR = 3
-uint8 WARNING = 4
-uint8 NOTICE = 5
-uint8 INFO = 6
-uint8 DEBUG = 7
-
+STATUS_TEXT_MSG = f"""\
+{_constants(Severity)}
 std_msgs/Header header
 uint8 severity
 string text
 """
 
 MAVROS_DEFINITIONS: dict[str, str] = {
-    MAVROS_STATE: STATE_MSG,
-    MAVROS_EXTENDED_STATE: EXTENDED_STATE_MSG,
-    MAVROS_STATUS_TEXT: STATUS_TEXT_MSG,
+    MsgType.STATE.value: STATE_MSG,
+    MsgType.EXTENDED_STATE.value: EXTENDED_STATE_MSG,
+    MsgType.STATUS_TEXT.value: STATUS_TEXT_MSG,
 }
 """Type name -> .msg text of the mavros_msgs types a bag of ours may hold."""
 

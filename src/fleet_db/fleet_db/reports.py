@@ -49,7 +49,8 @@ MAX_PATH_POINTS = 20_000
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """The figures of a set of sites over a period (see the module docstring)."""
+    """The figures of a set of sites (or the organisation) over [t0, t1); each figure is
+    defined in the docstring of ``fleet_db.reports``."""
 
     site_id: str | None  # None: every site visible (the organisation's total)
     t0: datetime

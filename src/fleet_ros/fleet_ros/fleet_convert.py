@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import KeyValue as DiagnosticValue
 from geographic_msgs.msg import GeoPoint as GeoPointMsg
 from geographic_msgs.msg import GeoPoseStamped, KeyValue
 
+from fleet_core.dispatch.state import MissionState
 from fleet_core.fleet.airspace import NoFlyZone
 from fleet_core.fleet.events import Event
 from fleet_core.fleet.model import Liveness, VehicleState
-from fleet_core.fleet.model import VehicleStatus as Status
+from fleet_core.fleet.picture import DiagnosticReport, VehicleView, counts_by_status
 from fleet_core.geo import GeoPoint, yaw_to_quaternion
-from fleet_interfaces.msg import CoordinationEvent, HealthFlags, NoFlyZoneArray, VehicleStatus
+from fleet_interfaces.msg import (
+    CoordinationEvent,
+    FleetStatus,
+    HealthFlags,
+    MissionStatusArray,
+    NoFlyZoneArray,
+    VehicleStatus,
+)
 from fleet_interfaces.msg import NoFlyZone as NoFlyZoneMsg
 
 
@@ -36,9 +47,9 @@ def geo_msg(p: GeoPoint | None) -> GeoPointMsg:
                        altitude=float(p.altitude))
 
 
-def vehicle_status_msg(v: VehicleState, status: Status, liveness: Liveness, *,
-                       gps_ok: bool) -> VehicleStatus:
+def vehicle_status_msg(view: VehicleView) -> VehicleStatus:
     """Convert a vehicle's state to fleet_interfaces/VehicleStatus."""
+    v, status, liveness, gps_ok = view.state, view.status, view.liveness, view.gps_ok
     return VehicleStatus(
         vehicle_id=v.vehicle_id, stamp=to_time(v.last_seen or 0.0), status=int(status),
         liveness=int(liveness), autopilot_mode=v.mode, armed=v.armed,
@@ -53,6 +64,37 @@ def vehicle_status_msg(v: VehicleState, status: Status, liveness: Liveness, *,
                            battery_ok=not (v.battery_percent <= 5.0),
                            link_ok=liveness is Liveness.FRESH, warnings=list(v.warnings)),
     )
+
+
+def fleet_status_msg(views: Sequence[VehicleView], statuses: Sequence[VehicleStatus],
+                     stamp: Time) -> FleetStatus:
+    """Build /fleet/status from each vehicle's view and its VehicleStatus message."""
+    return FleetStatus(stamp=stamp, vehicles=list(statuses),
+                       counts_by_status=counts_by_status(views))
+
+
+def diagnostics_msg(reports: Iterable[DiagnosticReport], stamp: Time) -> DiagnosticArray:
+    """Convert health reports to diagnostic_msgs/DiagnosticArray."""
+    diag = DiagnosticArray()
+    diag.header.stamp = stamp
+    diag.status = [DiagnosticStatus(
+        level=bytes([r.level]), name=r.name, hardware_id=r.hardware_id,
+        message=r.message, values=[DiagnosticValue(key=k, value=v) for k, v in r.values])
+        for r in reports]
+    return diag
+
+
+def current_missions_from_msg(msg: MissionStatusArray) -> dict[str, str]:
+    """Return vehicle id -> the mission that holds it, from /fleet/missions."""
+    current = {}
+    for m in msg.missions:
+        try:
+            state = MissionState(m.state)
+        except ValueError:
+            continue  # a state this code does not know holds no vehicle it could name
+        if m.vehicle_id and state.holds_vehicle:
+            current[m.vehicle_id] = m.mission_id
+    return current
 
 
 def geopose_msg(v: VehicleState, frame_id: str = "earth") -> GeoPoseStamped | None:

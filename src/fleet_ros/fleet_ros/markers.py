@@ -16,6 +16,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from fleet_core.fleet.airspace import NoFlyZone
 from fleet_core.fleet.model import VehicleState, VehicleStatus
+from fleet_core.fleet.picture import Trails, VehicleView
 from fleet_core.geo import LocalFrame, yaw_to_quaternion
 from fleet_core.sim.config import ChargingPad
 
@@ -172,3 +173,34 @@ def _zone_volume(mid: int, zone: NoFlyZone, frame: LocalFrame, stamp: object) ->
     m.scale.x = m.scale.y = m.scale.z = 1.0
     m.color = _color((1.0, 0.1, 0.1), 0.25)
     return m
+
+
+class FleetMarkers:
+    """The fleet's markers with what persists between drawings: each vehicle's marker id
+    (stable for the node's life), the trails, and how many zones were drawn last time."""
+
+    def __init__(self, frame: LocalFrame, pads: Iterable[ChargingPad] = ()) -> None:
+        self.trails = Trails(frame)
+        self._pads = tuple(pads)
+        self._ids: dict[str, int] = {}
+        self._zones_drawn = 0
+
+    def record(self, views: Iterable[VehicleView]) -> None:
+        """Extend the trails; done whether or not anyone watches, so that a late rviz
+        still sees where the vehicles have been."""
+        for view in views:
+            self.trails.record(view.state)
+
+    def draw(self, views: Iterable[VehicleView], zones: Sequence[NoFlyZone],
+             stamp: object) -> MarkerArray:
+        """Build the markers of ``views`` and ``zones``."""
+        rows = [(self._ids.setdefault(v.state.vehicle_id, len(self._ids)), v.state, v.status)
+                for v in views]
+        out = fleet_markers(rows, self.trails.points, zones, self.trails.frame, stamp,
+                            pads=self._pads, stale_zones=self._zones_drawn)
+        self._zones_drawn = len(zones)
+        return out
+
+    def forget(self, vehicle_id: str) -> None:
+        """Drop a removed vehicle's trail (its marker id stays reserved)."""
+        self.trails.forget(vehicle_id)

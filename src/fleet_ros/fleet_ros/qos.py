@@ -1,58 +1,53 @@
-"""QoS profiles of the MAVROS topics (shared/docs/mavros-interfaces.md), named once.
+"""rclpy QoS profiles: the MAVROS ones from fleet_core.mavros_topics, and the fleet's own.
 
-A reliable subscriber never matches a best-effort publisher and a transient-local subscriber
-never matches a volatile one, so every publisher and subscriber of a MAVROS topic takes its
-profile from here.
+The MAVROS profiles and which topic uses which are written once, ROS-free, in
+:mod:`fleet_core.mavros_topics`; this module only turns them into ``QoSProfile`` objects.
 """
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-SENSOR_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=5,
-    reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE,
-)
+from fleet_core import mavros_topics as catalogue
+from fleet_core.mavros_topics import Durability, MavrosTopic, QosSpec, Reliability
+
+
+def qos_profile(spec: QosSpec) -> QoSProfile:
+    """Return a new rclpy profile for ``spec`` (KEEP_LAST history)."""
+    # The catalogue's policies bear rmw's names, which rclpy's enums share.
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=spec.depth,
+                      reliability=ReliabilityPolicy[spec.reliability.name],
+                      durability=DurabilityPolicy[spec.durability.name])
+
+
+SENSOR_QOS = qos_profile(catalogue.SENSOR)
 """Streams of samples: battery, positions, velocities, status texts."""
 
-STATE_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=10,
-    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
+STATE_QOS = qos_profile(catalogue.STATE)
 """State a late joiner must get: state, extended_state, sys_status, home."""
 
-LATCHED_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=1,
-    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
+LATCHED_QOS = qos_profile(catalogue.LATCHED)
 """The last value only: mission/waypoints, mission/reached."""
 
-# Topic name -> profile, relative to a vehicle's MAVROS prefix.
-MAVROS_TOPIC_QOS: dict[str, QoSProfile] = {
-    "state": STATE_QOS,
-    "extended_state": STATE_QOS,
-    "sys_status": STATE_QOS,
-    "estimator_status": STATE_QOS,
-    "battery": SENSOR_QOS,
-    "statustext/recv": SENSOR_QOS,
-    "global_position/global": SENSOR_QOS,
-    "global_position/rel_alt": SENSOR_QOS,
-    "global_position/compass_hdg": SENSOR_QOS,
-    "global_position/local": SENSOR_QOS,
-    "local_position/pose": SENSOR_QOS,
-    "local_position/velocity_local": SENSOR_QOS,
-    "home_position/home": STATE_QOS,
-    "mission/waypoints": LATCHED_QOS,
-    "mission/reached": LATCHED_QOS,
-}
+_PROFILES = {catalogue.SENSOR: SENSOR_QOS, catalogue.STATE: STATE_QOS,
+             catalogue.LATCHED: LATCHED_QOS}
 
-FLEET_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=10,
-    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
+MAVROS_TOPIC_QOS: Mapping[str, QoSProfile] = MappingProxyType(
+    {topic.value: _PROFILES[topic.qos] for topic in MavrosTopic})
+"""Topic name relative to a vehicle's MAVROS prefix (or its MavrosTopic) -> profile."""
+
+
+def mavros_qos(topic: MavrosTopic) -> QoSProfile:
+    """Return the shared rclpy profile of a MAVROS topic."""
+    return _PROFILES[topic.qos]
+
+
+FLEET_QOS = qos_profile(QosSpec(10, Reliability.RELIABLE, Durability.TRANSIENT_LOCAL))
 """Fleet outputs (/fleet/status, /fleet/missions, ...): reliable, and a late dashboard or
 recorder gets the last picture at once."""
 
-EVENTS_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=100,
-    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
+EVENTS_QOS = qos_profile(QosSpec(100, Reliability.RELIABLE, Durability.TRANSIENT_LOCAL))
 """Fleet event streams: a late subscriber still gets the last 100 events."""

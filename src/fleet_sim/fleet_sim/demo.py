@@ -13,15 +13,16 @@ import sys
 import threading
 import time
 
-from mavros_msgs.msg import State, StatusText, Waypoint, WaypointReached
+from mavros_msgs.msg import State, Waypoint
 from mavros_msgs.srv import CommandBool, CommandLong, CommandTOL, SetMode, WaypointPush
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import BatteryState
 
 from fleet_core.geo import LocalFrame
 from fleet_core.mavlink import MavCmd
+from fleet_core.mavros_topics import MavrosTopic
 from fleet_ros.graph import RosGraph
-from fleet_ros.qos import LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from fleet_ros.mavros_io import subscribe
 from fleet_sim.node import FleetSimNode
 
 
@@ -65,14 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             return cb
 
         for vid in ("uav0", "uav1"):
-            p = f"/{vid}/mavros"
-            client.create_subscription(State, f"{p}/state", on_state(vid), STATE_QOS)
-            client.create_subscription(StatusText, f"{p}/statustext/recv", on_text(vid),
-                                       SENSOR_QOS)
-            client.create_subscription(BatteryState, f"{p}/battery", on_battery(vid), SENSOR_QOS)
-        client.create_subscription(
-            WaypointReached, "/uav0/mavros/mission/reached",
-            lambda m: print(f"  [uav0] mission item {m.wp_seq} reached"), LATCHED_QOS)
+            subscribe(client, f"/{vid}/mavros", {
+                MavrosTopic.STATE: on_state(vid), MavrosTopic.STATUS_TEXT: on_text(vid),
+                MavrosTopic.BATTERY: on_battery(vid)})
+        subscribe(client, "/uav0/mavros", {
+            MavrosTopic.REACHED: lambda m: print(f"  [uav0] mission item {m.wp_seq} reached")})
 
         uav0 = sim.by_id["uav0"].config.home
         frame = LocalFrame.at(uav0)

@@ -28,7 +28,6 @@ from mavros_msgs.srv import (
     WaypointSetCurrent,
 )
 from rclpy.context import Context
-from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import BatteryState, NavSatFix, NavSatStatus
@@ -37,16 +36,22 @@ from std_msgs.msg import Float64, Header
 from fleet_core.errors import ConfigError
 from fleet_core.geo import yaw_to_quaternion
 from fleet_core.mavlink import PX4_MODES, SENSORS_PRESENT, MavResult
+from fleet_core.mavros_topics import Durability
+from fleet_core.mavros_topics import MavrosTopic as T
 from fleet_core.sim.config import SimSettings, load_settings_file
 from fleet_core.sim.vehicle import Failure, SimVehicle
 from fleet_core.sim.weather import WeatherStation
 from fleet_interfaces.msg import WindObservation
 from fleet_interfaces.srv import InjectFailure, SetWind
-from fleet_ros.entry import installed_config, read_only, run_node
+from fleet_ros.entry import read_only, run_node
 from fleet_ros.mavros_convert import items_to_waypoints, waypoints_to_items
-from fleet_ros.qos import LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from fleet_ros.mavros_io import NO_EVENTS, advertise
+from fleet_ros.parameters import config_file_parameter
+from fleet_ros.qos import LATCHED_QOS
 
-_NO_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
+# MAVROS's global_position/local (odometry) has no reader in the fleet, so it is not simulated.
+_PUBLISHED = tuple(t for t in T if t is not T.GLOBAL_ODOMETRY)
+_VOLATILE = tuple(t for t in _PUBLISHED if t.qos.durability is Durability.VOLATILE)
 
 
 class _VehicleIO:
@@ -55,26 +60,25 @@ class _VehicleIO:
     def __init__(self, node: Node, vehicle: SimVehicle) -> None:
         self.vehicle = vehicle
         p = vehicle.config.mavros_prefix
-
-        def pub(msg_type: Any, topic: str, qos: Any) -> Any:
-            # No per-publisher QoS event handlers: rclpy adds each one to the executor's wait
-            # set on every spin, which at 500 vehicles x 14 topics costs more than the
-            # simulation itself. QoS mismatches still show up on the subscriber's side.
-            return node.create_publisher(msg_type, topic, qos, event_callbacks=_NO_EVENTS)
-        self.state = pub(State, f"{p}/state", STATE_QOS)
-        self.extended_state = pub(ExtendedState, f"{p}/extended_state", STATE_QOS)
-        self.sys_status = pub(SysStatus, f"{p}/sys_status", STATE_QOS)
-        self.estimator_status = pub(EstimatorStatus, f"{p}/estimator_status", STATE_QOS)
-        self.battery = pub(BatteryState, f"{p}/battery", SENSOR_QOS)
-        self.statustext = pub(StatusText, f"{p}/statustext/recv", SENSOR_QOS)
-        self.global_fix = pub(NavSatFix, f"{p}/global_position/global", SENSOR_QOS)
-        self.rel_alt = pub(Float64, f"{p}/global_position/rel_alt", SENSOR_QOS)
-        self.compass = pub(Float64, f"{p}/global_position/compass_hdg", SENSOR_QOS)
-        self.pose = pub(PoseStamped, f"{p}/local_position/pose", SENSOR_QOS)
-        self.velocity = pub(TwistStamped, f"{p}/local_position/velocity_local", SENSOR_QOS)
-        self.home = pub(HomePosition, f"{p}/home_position/home", STATE_QOS)
-        self.waypoints = pub(WaypointList, f"{p}/mission/waypoints", LATCHED_QOS)
-        self.reached = pub(WaypointReached, f"{p}/mission/reached", LATCHED_QOS)
+        # NO_EVENTS: 500 vehicles x 14 topics of QoS event handlers would outweigh the
+        # simulation itself.
+        pub = advertise(node, p, _PUBLISHED, event_callbacks=NO_EVENTS)
+        # Attributes, not pub[topic], on the hot path: an enum member lookup costs more than
+        # the attribute at 500 vehicles x 10 Hz.
+        self.state = pub[T.STATE]
+        self.extended_state = pub[T.EXTENDED_STATE]
+        self.sys_status = pub[T.SYS_STATUS]
+        self.estimator_status = pub[T.ESTIMATOR_STATUS]
+        self.battery = pub[T.BATTERY]
+        self.statustext = pub[T.STATUS_TEXT]
+        self.global_fix = pub[T.FIX]
+        self.rel_alt = pub[T.REL_ALT]
+        self.compass = pub[T.HEADING]
+        self.pose = pub[T.LOCAL_POSE]
+        self.velocity = pub[T.VELOCITY]
+        self.home = pub[T.HOME]
+        self.waypoints = pub[T.WAYPOINTS]
+        self.reached = pub[T.REACHED]
 
         logger = node.get_logger()
 
@@ -137,8 +141,7 @@ class _VehicleIO:
         # 500 vehicles that is thousands of messages a second (local_position/* has no
         # subscriber in the fleet). Durable topics are always published, since their history
         # is what a late joiner gets. The counts are refreshed by refresh_listeners().
-        self._volatile = (self.battery, self.statustext, self.global_fix, self.rel_alt,
-                          self.compass, self.pose, self.velocity)
+        self._volatile = tuple(pub[t] for t in _VOLATILE)
         self._heard: dict[int, bool] = {}
         self.refresh_listeners()
 
@@ -340,9 +343,9 @@ class FleetSimNode(Node):
                  parameter_overrides: Sequence[Any] | None = None) -> None:
         super().__init__("fleet_sim", context=context,
                          parameter_overrides=list(parameter_overrides or []))
-        self.declare_parameter("config_file", "", read_only(
-            "fleet_sim YAML file: vehicles, homes, pads, limits; empty uses the "
-                        "installed config/fleet_sim.yaml"))
+        self._config_path = config_file_parameter(
+            self, "fleet_sim", "fleet_sim.yaml", "fleet_sim YAML file: vehicles, homes, pads, "
+            "limits")
         self.declare_parameter("vehicle_count", 0, read_only(
             "vehicles to host (1..500); 0 takes the file's count"))
         self.declare_parameter("time_factor", 0.0, read_only(
@@ -379,14 +382,10 @@ class FleetSimNode(Node):
             f"time factor {s.time_factor:g}, {len(s.pads)} charging pads")
 
     def _load_settings(self) -> SimSettings:
-        path = self.get_parameter("config_file").value or installed_config(
-            "fleet_sim", "fleet_sim.yaml")
+        path = self._config_path
         count = self.get_parameter("vehicle_count").value
         factor = self.get_parameter("time_factor").value
         seed = self.get_parameter("seed").value
-        if not path:
-            raise ConfigError("parameter config_file is empty and no installed fleet_sim.yaml "
-                              "was found")
         if not isinstance(count, int) or count < 0:
             raise ConfigError(f"parameter vehicle_count must be an integer >= 0, got {count!r}")
         if not isinstance(factor, float) or factor < 0 or math.isnan(factor):

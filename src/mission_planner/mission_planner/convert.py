@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from geographic_msgs.msg import GeoPoint as GeoPointMsg
 
-from fleet_core.charging.model import ChargingSession, ChargingStation
+from fleet_core.charging.model import ChargingSession, ChargingStation, Urgency
 from fleet_core.dispatch.state import MissionRecord, MissionState, MissionTransition, Modification
 from fleet_core.execution.model import FleetVehicle
-from fleet_core.execution.runs import Progress
-from fleet_core.execution.trips import QueueRow, TripProgress
+from fleet_core.execution.runs import MissionEntry, MissionExecutor, PlanStarted, Progress
+from fleet_core.execution.trips import QueueRow, Trip, TripProgress
 from fleet_core.fleet.model import Liveness, VehicleStatus
 from fleet_core.geo import GeoPoint
+from fleet_core.jsontext import json_object
 from fleet_core.mavlink import LandedState
 from fleet_core.missions_config import PlannerSettings
 from fleet_core.planning import MissionPlan, Waypoint, WaypointKind
+from fleet_core.planning.event_details import (
+    MissionEventDetails,
+    event_waypoints,
+    planned_details,
+)
 from fleet_interfaces.action import ExecuteMission, RequestCharge
 from fleet_interfaces.msg import ChargingQueueEntry, MissionEvent, MissionStatus
 from fleet_interfaces.msg import ChargingSession as ChargingSessionMsg
@@ -76,13 +83,6 @@ def plan_dict(plan: MissionPlan) -> dict[str, Any]:
                   "energy_wh": leg.energy_wh, "charge_station": leg.charge_station}
                  for leg in plan.legs],
     }
-
-
-def waypoint_rows(waypoints: Sequence[Waypoint]) -> list[list[Any]]:
-    """Waypoints as [longitude, latitude, altitude above home, kind, hold s] rows, the shape
-    mission events carry them in (compact: a survey has hundreds)."""
-    return [[w.position.longitude, w.position.latitude, w.position.altitude, w.kind.value,
-             w.hold_s] for w in waypoints]
 
 
 def status_msg(record: MissionRecord, *, kind: str, progress_pct: float, current: int,
@@ -187,3 +187,98 @@ def mission_feedback(mid: str, record: MissionRecord, p: Progress) -> Any:
     fb.distance_remaining_m, fb.eta_s = float(p.remaining_m), float(p.eta_s)
     fb.vehicle_id = record.vehicle_id or ""
     return fb
+
+
+def statuses(execution: MissionExecutor, now: float) -> list[MissionStatus]:
+    """One MissionStatus per listed mission (all open ones, the last finished ones)."""
+    out = []
+    for mid in execution.listed():
+        m, record = execution.missions[mid], execution.dispatcher.get(mid)
+        p = execution.progress(mid, record)
+        out.append(status_msg(
+            record, kind=m.kind, progress_pct=p.pct, current=p.current, count=p.count,
+            distance_m=m.reference.distance_m if m.reference else record.demand.distance_m,
+            remaining_m=p.remaining_m, eta_s=p.eta_s, reason=execution.reason(mid), now=now))
+    return out
+
+
+def mission_result(mid: str, entry: MissionEntry, record: MissionRecord, now: float) -> Any:
+    """How a mission ended, as ExecuteMission result."""
+    result = ExecuteMission.Result()
+    result.mission_id = mid
+    result.final_state = record.state.value  # completed | aborted | failed
+    result.reason = entry.reason
+    result.flown_distance_m = float(entry.flown_m)
+    result.duration_s = float((entry.ended_at or now) - (entry.started_at or now))
+    return result
+
+
+def charge_result(trip: Trip, now: float) -> Any:
+    """How a charging trip ended, as RequestCharge result."""
+    result = RequestCharge.Result()
+    s = trip.session
+    result.success = s is not None and s.completed
+    result.reason = trip.reason
+    result.station_id, result.pad = trip.station_id, int(trip.pad)
+    if s is not None:
+        result.start_pct, result.charged_pct = float(s.start_pct), float(s.end_pct)
+        result.queue_wait_s = float(s.queue_wait_s)
+        result.duration_s = float((s.ended_at or now) - (s.started_at or s.requested_at))
+        result.energy_wh = float(s.energy_wh)
+    return result
+
+
+def plan_response(plan: MissionPlan, response: Any) -> Any:
+    """A previewed plan into a PlanMission response."""
+    response.ok = True
+    response.distance_m, response.duration_s = plan.distance_m, plan.duration_s
+    response.energy_wh, response.reserve_wh = plan.energy_wh, plan.reserve_wh
+    response.coverage_pct = float(plan.coverage_pct) if plan.coverage_pct is not None \
+        else math.nan
+    response.waypoints = [geo_msg(w.position) for w in plan.waypoints]
+    response.plan_json = json.dumps(plan_dict(plan))
+    return response
+
+
+def spec_object(text: str) -> dict[str, Any]:
+    """A request's spec_json as a JSON object (ValueError naming what is wrong)."""
+    return json_object(text, "spec_json")
+
+
+_URGENCY = {RequestCharge.Goal.URGENCY_NORMAL: Urgency.NORMAL,
+            RequestCharge.Goal.URGENCY_CRITICAL: Urgency.CRITICAL,
+            RequestCharge.Goal.URGENCY_EMERGENCY: Urgency.EMERGENCY}
+
+
+def charge_goal(goal: Any) -> tuple[float, Urgency]:
+    """A RequestCharge goal's target and urgency (ValueError naming a bad one)."""
+    target = float(goal.target_pct)
+    if not (math.isfinite(target) and 0.0 < target <= 100.0):
+        raise ValueError(f"target_pct {goal.target_pct} is outside (0, 100]")
+    if int(goal.urgency) not in _URGENCY:
+        raise ValueError(f"unknown urgency {goal.urgency}")
+    return target, _URGENCY[int(goal.urgency)]
+
+
+def change_details(kind: str, waypoints: Sequence[Waypoint] | None) -> str:
+    """The details_json of an operator's change; new waypoints are the mission from now on
+    (a recorder keeps them)."""
+    return MissionEventDetails(
+        mission_type=kind,
+        waypoints=event_waypoints(waypoints) if waypoints is not None else None).to_json()
+
+
+def transition_details(kind: str, priority: int) -> str:
+    """The details_json of a mission's transition: its type and priority."""
+    return MissionEventDetails(mission_type=kind, priority=priority).to_json()
+
+
+def plan_event(started: PlanStarted, entry: MissionEntry, record: MissionRecord,
+               now: float) -> MissionEvent:
+    """The "planned for <vehicle>" event: the plan a vehicle is about to fly."""
+    return MissionEvent(
+        stamp=to_time(now), mission_id=started.mission_id, from_state=record.state.value,
+        to_state=record.state.value, reason=f"planned for {started.vehicle_id}",
+        actor="mission_planner", vehicle_id=started.vehicle_id,
+        details_json=planned_details(mission_type=entry.kind, priority=record.priority,
+                                     area=entry.request.area, plan=started.plan).to_json())

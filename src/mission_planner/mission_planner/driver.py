@@ -18,19 +18,13 @@ from mavros_msgs.srv import CommandBool, SetMode, WaypointPush, WaypointSetCurre
 from rclpy.client import Client
 from rclpy.node import Node
 
-from fleet_core.execution.model import (
-    Continue,
-    DriverCommand,
-    DriveResult,
-    FlyMission,
-    Hold,
-    Operation,
-    ReturnHome,
-)
+from fleet_core.execution import model
+from fleet_core.execution.model import DriveResult, Operation
 from fleet_core.mavlink import MissionItem, Px4Mode
+from fleet_core.mavros_topics import MavrosTopic
 from fleet_ros.commands import CommandOutcome, CommandRunner
 from fleet_ros.mavros_convert import items_to_waypoints
-from fleet_ros.qos import MAVROS_TOPIC_QOS
+from fleet_ros.mavros_io import subscribe
 
 _generation = itertools.count(1)
 
@@ -67,11 +61,8 @@ class VehicleDriver:
         self._arming: Client[Any, Any] = node.create_client(CommandBool, f"{prefix}/cmd/arming")
         self._set_current: Client[Any, Any] = node.create_client(
             WaypointSetCurrent, f"{prefix}/mission/set_current")
-        self._reached_sub = node.create_subscription(
-            WaypointReached, f"{prefix}/mission/reached", self._reached_callback,
-            MAVROS_TOPIC_QOS["mission/reached"])
-        self._state_sub = node.create_subscription(
-            State, f"{prefix}/state", self._state_callback, MAVROS_TOPIC_QOS["state"])
+        self._subscriptions = subscribe(node, prefix, {
+            MavrosTopic.REACHED: self._on_reached_msg, MavrosTopic.STATE: self._on_state_msg})
         self.armed = False
         self.mode = ""
         self._operation = Operation.START
@@ -82,16 +73,16 @@ class VehicleDriver:
         self._uploaded_at_ns = 0
 
     # --------------------------------------------------------------- operations
-    def perform(self, command: DriverCommand) -> None:
+    def perform(self, command: model.DriverCommand) -> None:
         """Carry out one of the executor's driver commands."""
         match command:
-            case FlyMission():
+            case model.FlyMission():
                 self.start(command.items, command.start_index)
-            case Hold():
+            case model.Hold():
                 self.pause()
-            case Continue():
+            case model.Continue():
                 self.resume()
-            case ReturnHome():
+            case model.ReturnHome():
                 self.return_home()
             case _:
                 assert_never(command)
@@ -142,8 +133,8 @@ class VehicleDriver:
         self._steps = []
         for client in (self._push, self._set_mode, self._arming, self._set_current):
             self._node.destroy_client(client)
-        self._node.destroy_subscription(self._reached_sub)
-        self._node.destroy_subscription(self._state_sub)
+        for sub in self._subscriptions.values():
+            self._node.destroy_subscription(sub)
 
     # --------------------------------------------------------------- machinery
     def _mode_step(self, mode: Px4Mode) -> _Step:
@@ -185,11 +176,11 @@ class VehicleDriver:
             self._on_result(DriveResult(self.vehicle_id, self._operation, True, "done"))
         return True
 
-    def _reached_callback(self, msg: WaypointReached) -> None:
+    def _on_reached_msg(self, msg: WaypointReached) -> None:
         stamp_ns = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
         if self._uploaded_at_ns and stamp_ns >= self._uploaded_at_ns:
             self._on_reached(self.vehicle_id, int(msg.wp_seq))
 
-    def _state_callback(self, msg: State) -> None:
+    def _on_state_msg(self, msg: State) -> None:
         self.armed = bool(msg.armed)
         self.mode = str(msg.mode)

@@ -13,7 +13,6 @@ mixes with a live vehicle of the same name. Exit status: 0 done, 1 failure, 2 us
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from rclpy.publisher import Publisher
 from fleet_db.bags import iter_slice_messages
 from fleet_db.bagtool import iso_time, vehicle_list
 from fleet_db.db import FleetDbError, make_engine
+from fleet_ros.mavros_io import message_class
 from fleet_ros.qos import MAVROS_TOPIC_QOS, SENSOR_QOS
 
 
@@ -55,11 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _message_class(msgtype: str) -> Any:
-    package, _, name = msgtype.partition("/msg/")
-    return getattr(importlib.import_module(f"{package}.msg"), name)
-
-
 def replay(node: Node, messages: Any, *, speed: float, prefix: str) -> int:
     """Publish ``messages`` paced by their stamps; return how many were published."""
     publishers: dict[str, Publisher[Any]] = {}
@@ -72,7 +67,7 @@ def replay(node: Node, messages: Any, *, speed: float, prefix: str) -> int:
         if pub is None:
             suffix = m.topic.split("/mavros/", 1)[-1]
             qos = MAVROS_TOPIC_QOS.get(suffix, SENSOR_QOS)
-            pub = publishers[topic] = node.create_publisher(_message_class(m.msgtype), topic,
+            pub = publishers[topic] = node.create_publisher(message_class(m.msgtype), topic,
                                                             qos)
         first_ns = m.time_ns if first_ns is None else first_ns
         due = start_wall + (m.time_ns - first_ns) * 1e-9 / speed

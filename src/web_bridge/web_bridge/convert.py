@@ -6,10 +6,10 @@ carry, becomes None. Times are POSIX seconds (float).
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
+from fleet_core.planning.event_details import MissionEventDetails
 from fleet_interfaces.msg import (
     ChargingQueue,
     ChargingSession,
@@ -102,17 +102,16 @@ def coordination_event(m: CoordinationEvent) -> dict[str, Any]:
 
 
 def mission_event(m: MissionEvent) -> dict[str, Any]:
-    """Convert one fleet_interfaces/MissionEvent (details_json parsed when it is JSON)."""
+    """Convert one fleet_interfaces/MissionEvent (details_json read with its schema; text
+    that does not fit it is passed on as ``raw``)."""
     try:
-        details = json.loads(m.details_json) if m.details_json else {}
+        details = MissionEventDetails.from_json(m.details_json).to_dict()
     except ValueError:
         details = {"raw": m.details_json}
-    # Planned paths can be thousands of points: the live stream carries only their size.
-    if isinstance(details, dict):
-        for key in ("path", "area", "waypoints"):
-            value = details.get(key)
-            if isinstance(value, list) and len(value) > 200:
-                details[key] = f"{len(value)} points (see /api/v1/missions/{m.mission_id})"
+    # A survey's waypoints can be thousands: the live stream carries only their number.
+    waypoints = details.get("waypoints")
+    if isinstance(waypoints, list) and len(waypoints) > 200:
+        details["waypoints"] = f"{len(waypoints)} points (see /api/v1/missions/{m.mission_id})"
     return {
         "kind": "mission", "mission_id": m.mission_id, "stamp": stamp(m.stamp),
         "from_state": m.from_state or None, "to_state": m.to_state, "reason": m.reason,

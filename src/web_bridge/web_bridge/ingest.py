@@ -44,6 +44,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fleet_core.mavlink import SENSORS_PRESENT, LandedState, MavState
+from fleet_core.mavros_topics import MavrosTopic as T
 from fleet_db.models import ApiKey, Site, Vehicle
 from web_bridge import accounts
 from web_bridge.app import Bridge, on_lifespan
@@ -259,6 +260,9 @@ def _iso(stamp: float) -> str:
 
 
 # --- publishing as MAVROS -----------------------------------------------------------------
+_PUBLISHED = (T.STATE, T.EXTENDED_STATE, T.BATTERY, T.SYS_STATUS, T.ESTIMATOR_STATUS, T.HOME,
+              T.REL_ALT, T.HEADING, T.VELOCITY, T.FIX)
+"""What an ingested sample can tell: the topics fleet_manager and the recorder read."""
 
 
 class VehiclePublishers:
@@ -282,35 +286,26 @@ class VehiclePublishers:
             State,
             SysStatus,
         )
-        from rclpy.event_handler import PublisherEventCallbacks  # noqa: PLC0415
         from sensor_msgs.msg import BatteryState, NavSatFix, NavSatStatus  # noqa: PLC0415
         from std_msgs.msg import Float64  # noqa: PLC0415
 
-        from fleet_ros.qos import MAVROS_TOPIC_QOS  # noqa: PLC0415
+        from fleet_ros.mavros_io import NO_EVENTS, advertise  # noqa: PLC0415
 
         self._node = node
         # No QoS event handlers: each would join the executor's wait set (see fleet_sim), and
         # creating a publisher without one is safe while the executor spins on another thread.
-        no_events = PublisherEventCallbacks(use_default_callbacks=False)
-        prefix = f"/{vehicle_id}/mavros"
-
-        def pub(msg_type: Any, topic: str) -> Any:
-            return node.create_publisher(msg_type, f"{prefix}/{topic}",
-                                         MAVROS_TOPIC_QOS[topic], event_callbacks=no_events)
-
-        self.state = pub(State, "state")
-        self.extended_state = pub(ExtendedState, "extended_state")
-        self.battery = pub(BatteryState, "battery")
-        self.sys_status = pub(SysStatus, "sys_status")
-        self.estimator_status = pub(EstimatorStatus, "estimator_status")
-        self.home = pub(HomePosition, "home_position/home")
-        self.rel_alt = pub(Float64, "global_position/rel_alt")
-        self.compass = pub(Float64, "global_position/compass_hdg")
-        self.velocity = pub(TwistStamped, "local_position/velocity_local")
-        self.fix = pub(NavSatFix, "global_position/global")
-        self.all = (self.state, self.extended_state, self.battery, self.sys_status,
-                    self.estimator_status, self.home, self.rel_alt, self.compass,
-                    self.velocity, self.fix)
+        pubs = advertise(node, f"/{vehicle_id}/mavros", _PUBLISHED, event_callbacks=NO_EVENTS)
+        self.state = pubs[T.STATE]
+        self.extended_state = pubs[T.EXTENDED_STATE]
+        self.battery = pubs[T.BATTERY]
+        self.sys_status = pubs[T.SYS_STATUS]
+        self.estimator_status = pubs[T.ESTIMATOR_STATUS]
+        self.home = pubs[T.HOME]
+        self.rel_alt = pubs[T.REL_ALT]
+        self.compass = pubs[T.HEADING]
+        self.velocity = pubs[T.VELOCITY]
+        self.fix = pubs[T.FIX]
+        self.all = tuple(pubs.values())
         # Messages are reused: publish() serializes at once, and one vehicle's samples are
         # published by one task at a time (IngestService holds the vehicle's lock).
         nan = math.nan
@@ -336,9 +331,9 @@ class VehiclePublishers:
         self._fix.status.status = NavSatStatus.STATUS_FIX
         self._fix.status.service = NavSatStatus.SERVICE_GPS
         self._fix.header.frame_id = "base_link"
-        self._sent: dict[str, tuple[float, object]] = {}  # topic -> (sample stamp, content)
+        self._sent: dict[T, tuple[float, object]] = {}  # topic -> (sample stamp, content)
 
-    def _due(self, topic: str, stamp: float, content: object) -> bool:
+    def _due(self, topic: T, stamp: float, content: object) -> bool:
         """Return whether a heartbeat-rate topic is to be published for this sample."""
         last = self._sent.get(topic)
         if last is not None and last[1] == content and 0.0 <= stamp - last[0] < HEARTBEAT_S:
@@ -351,18 +346,18 @@ class VehiclePublishers:
         sec = int(s.stamp)
         nanosec = min(round((s.stamp - sec) * 1e9), 999_999_999)
         t = s.stamp
-        if self._due("state", t, (s.armed, s.mode)):
+        if self._due(T.STATE, t, (s.armed, s.mode)):
             st = self._state
             st.armed, st.mode = s.armed, s.mode
             st.system_status = int(MavState.ACTIVE if s.armed else MavState.STANDBY)
             self.state.publish(stamp_header(st, sec, nanosec))
-        if s.landed_state is not None and self._due("extended_state", t, s.landed_state):
+        if s.landed_state is not None and self._due(T.EXTENDED_STATE, t, s.landed_state):
             self._extended.landed_state = int(LANDED_STATES[s.landed_state])
             self.extended_state.publish(stamp_header(self._extended, sec, nanosec))
         battery = (s.battery_percent, s.voltage, s.current, s.charging)
-        if any(v is not None for v in battery) and self._due("battery", t, s.charging):
+        if any(v is not None for v in battery) and self._due(T.BATTERY, t, s.charging):
             self.battery.publish(stamp_header(self._battery_of(s), sec, nanosec))
-        if s.sensors_healthy is not None and self._due("sys_status", t, s.sensors_healthy):
+        if s.sensors_healthy is not None and self._due(T.SYS_STATUS, t, s.sensors_healthy):
             sm = self._sys
             sm.sensors_health = SENSORS_PRESENT if s.sensors_healthy else 0
             sm.voltage_battery = 0 if s.voltage is None else min(65535, int(s.voltage * 1000))
@@ -370,7 +365,7 @@ class VehiclePublishers:
                 -32768, min(32767, int(s.current * 100)))
             sm.battery_remaining = -1 if s.battery_percent is None else round(s.battery_percent)
             self.sys_status.publish(stamp_header(sm, sec, nanosec))
-        if s.position_ok is not None and self._due("estimator_status", t, s.position_ok):
+        if s.position_ok is not None and self._due(T.ESTIMATOR_STATUS, t, s.position_ok):
             ok = s.position_ok
             em = self._estimator
             em.velocity_horiz_status_flag = em.pos_horiz_rel_status_flag = ok
@@ -380,7 +375,7 @@ class VehiclePublishers:
             self.estimator_status.publish(stamp_header(em, sec, nanosec))
         home = s.home
         if home is not None and self._due(
-                "home", t, (home.latitude, home.longitude, home.altitude)):
+                T.HOME, t, (home.latitude, home.longitude, home.altitude)):
             geo = self._home.geo
             geo.latitude, geo.longitude, geo.altitude = (
                 home.latitude, home.longitude, home.altitude)

@@ -11,6 +11,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 from xml.sax.saxutils import escape
@@ -26,34 +27,10 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from reportlab.platypus.flowables import Flowable  # type: ignore[import-untyped]
 
 from fleet_db.models import MISSION_STATUSES
-from fleet_db.reports import MissionReport, PathPoint, Summary
+from fleet_db.reports import MissionFigures, MissionReport, PathPoint, Summary
 
 Format = Literal["json", "csv", "pdf"]
 PDF_EVENTS = 300  # events listed in a mission PDF (the JSON and CSV carry them all)
-
-
-class SummaryOut(BaseModel):
-    """A site's (or the organisation's) figures over [t0, t1); definitions in the docs of
-    ``GET /reports/sites/{site_id}``."""
-
-    site_id: str | None
-    t0: datetime
-    t1: datetime
-    vehicles: int
-    missions_by_state: dict[str, int]
-    finished: int
-    completed: int
-    success_rate: float | None
-    flight_hours: float
-    utilisation: float | None
-    flights: int
-    distance_km: float
-    energy_wh: float | None
-    energy_per_km_wh: float | None
-    charging_sessions: int
-    charging_wait_mean_s: float | None
-    charging_wait_p95_s: float | None
-    charging_wait_max_s: float | None
 
 
 class OrganisationOut(BaseModel):
@@ -61,35 +38,8 @@ class OrganisationOut(BaseModel):
 
     t0: datetime
     t1: datetime
-    total: SummaryOut
-    sites: list[SummaryOut]
-
-
-class MissionFiguresOut(BaseModel):
-    """What a mission planned and what its vehicle flew (see fleet_db.reports)."""
-
-    mission_id: str
-    type: str
-    status: str
-    priority: int
-    site_id: str | None
-    vehicle_id: str | None
-    created_by: str | None
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    planned_distance_m: float | None
-    planned_duration_s: float | None
-    planned_energy_wh: float | None
-    duration_s: float | None
-    samples: int
-    flown_distance_m: float
-    max_alt_rel_m: float | None
-    battery_start_pct: float | None
-    battery_end_pct: float | None
-    battery_used_pct: float | None
-    energy_wh: float | None
-    avg_speed_mps: float | None
+    total: Summary
+    sites: list[Summary]
 
 
 class LineString(BaseModel):
@@ -112,16 +62,11 @@ class ReportEventOut(BaseModel):
 class MissionReportOut(BaseModel):
     """A mission's figures, flown path (with the time of each point), planned path, events."""
 
-    figures: MissionFiguresOut
+    figures: MissionFigures
     flown_path: LineString | None
     flown_times: list[datetime]
     planned_path: LineString | None
     events: list[ReportEventOut]
-
-
-def summary_out(s: Summary) -> SummaryOut:
-    """Return the answer model of a summary."""
-    return SummaryOut.model_validate(s, from_attributes=True)
 
 
 def _line(points: Sequence[PathPoint]) -> LineString | None:
@@ -132,7 +77,7 @@ def _line(points: Sequence[PathPoint]) -> LineString | None:
 def mission_out(r: MissionReport) -> MissionReportOut:
     """Return the answer model of a mission report."""
     return MissionReportOut(
-        figures=MissionFiguresOut.model_validate(r.figures, from_attributes=True),
+        figures=r.figures,
         flown_path=_line(r.flown_path),
         flown_times=[p.time for p in r.flown_path if p.time is not None],
         planned_path=_line(r.planned_path),
@@ -174,12 +119,12 @@ SUMMARY_COLUMNS = (
     "charging_wait_mean_s", "charging_wait_p95_s", "charging_wait_max_s")
 
 
-def summary_rows(summaries: Iterable[SummaryOut], total_label: str = "total"
+def summary_rows(summaries: Iterable[Summary], total_label: str = "total"
                  ) -> Iterator[list[Any]]:
     """Yield the header and one row per summary (``site_id`` None is ``total_label``)."""
     yield list(SUMMARY_COLUMNS)
     for s in summaries:
-        values = s.model_dump()
+        values = asdict(s)
         by_state = values.pop("missions_by_state")
         values["site_id"] = s.site_id if s.site_id is not None else total_label
         values.update({f"missions_{k}": by_state.get(k, 0) for k in MISSION_STATUSES})
@@ -190,7 +135,7 @@ def mission_rows(r: MissionReportOut) -> Iterator[list[Any]]:
     """Yield a mission report as ``record,time,name,value,latitude,longitude`` rows:
     figures, then the flown path, the planned path and the events."""
     yield ["record", "time", "name", "value", "latitude", "longitude"]
-    for name, value in r.figures.model_dump().items():
+    for name, value in asdict(r.figures).items():
         yield ["figure", None, name, value, None, None]
     if r.flown_path is not None:
         for (lon, lat), t in zip(r.flown_path.coordinates, r.flown_times, strict=True):
@@ -386,7 +331,7 @@ DEFINITIONS = (
     "the site's stations requested in the period.")
 
 
-def _summary_table(s: SummaryOut) -> Table:
+def _summary_table(s: Summary) -> Table:
     rows = [
         ["Figure", "Value"],
         ["Vehicles", _fmt(s.vehicles)],
@@ -408,7 +353,7 @@ def _summary_table(s: SummaryOut) -> Table:
     return table
 
 
-def _states_table(s: SummaryOut) -> Table:
+def _states_table(s: Summary) -> Table:
     table = Table([list(MISSION_STATUSES), [s.missions_by_state.get(k, 0)
                                             for k in MISSION_STATUSES]],
                   colWidths=[21.5 * mm] * len(MISSION_STATUSES))
@@ -416,7 +361,7 @@ def _states_table(s: SummaryOut) -> Table:
     return table
 
 
-def summary_pdf(title: str, total: SummaryOut, sites: Sequence[SummaryOut] = ()) -> bytes:
+def summary_pdf(title: str, total: Summary, sites: Sequence[Summary] = ()) -> bytes:
     """Render a site or organisation summary as a PDF (with a per-site table when given)."""
     buffer = io.BytesIO()
     doc = _doc(buffer, title)

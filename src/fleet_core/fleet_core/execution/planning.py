@@ -68,6 +68,17 @@ class FleetPlanning:
             v = self.vehicles[vehicle_id] = FleetVehicle(self.spec(vehicle_id))
         return v
 
+    def take_zones(self, zones: list[NoFlyZone]) -> str:
+        """Plan around ``zones`` from now on (ValueError for an invalid one, nothing taken);
+        return what changed, or "" when they are the zones in force already."""
+        for z in zones:
+            z.validate()
+        news = "" if zones == self.zones else (
+            f"{len(zones)} no-fly zones in force "
+            f"({', '.join(z.zone_id for z in zones) or 'none'})")
+        self.zones = zones
+        return news
+
     # ------------------------------------------------------------------ wind
     def observe_wind(self, speed_mps: float, direction_deg: float, now: float) -> str:
         """Take a wind report; return "" or why it was ignored."""

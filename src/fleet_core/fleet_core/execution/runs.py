@@ -75,6 +75,7 @@ from fleet_core.planning import (
 GLITCH_M = 500.0  # a jump between two positions longer than this is a glitch, not flight
 NEXT_LEG_PCT = 95.0  # landed at a charging stop, the next leg starts at this charge
 CHARGE_FIRST_PCT = 90.0  # a vehicle reserved for a mission charges at least this far
+SAME_PLACE_M = 0.01  # a remainder waypoint this close to a reference one is that one
 _SPEED_FALLBACK_MPS = 8.0  # for an ETA of a mission no vehicle flies yet
 
 
@@ -162,13 +163,20 @@ def waypoint_items(waypoints: tuple[Waypoint, ...]) -> tuple[MissionItem, ...]:
     return tuple(items)
 
 
+def _same_place(a: GeoPoint, b: GeoPoint) -> bool:
+    # plan_remainder re-projects every position: the same waypoint comes back equal to a few
+    # micrometres, not to the last bit of the float.
+    return abs(a.altitude - b.altitude) <= SAME_PLACE_M and haversine_m(a, b) <= SAME_PLACE_M
+
+
 def map_remainder(reference: MissionPlan, start: int, plan: MissionPlan) -> list[int | None]:
     """Map the waypoints of a remainder plan back to the reference plan's indices."""
     out: list[int | None] = []
     k = start
     for w in plan.waypoints:
         j = k
-        while j < len(reference.waypoints) and reference.waypoints[j].position != w.position:
+        while j < len(reference.waypoints) and \
+                not _same_place(reference.waypoints[j].position, w.position):
             j += 1
         if j < len(reference.waypoints) and w.kind is not WaypointKind.TAKEOFF:
             out.append(j)
@@ -270,10 +278,11 @@ class MissionExecutor:
         self.templates[tid] = request
         return tid, next_at
 
-    def cancel_recurring(self, template_id: str) -> None:
+    def cancel_recurring(self, template_id: str) -> tuple[bool, str]:
         """Stop a recurring mission (raises DispatchError for an unknown one)."""
         self.dispatcher.remove_recurring(template_id)
         self.templates.pop(template_id, None)
+        return True, f"{template_id} will not recur (missions already spawned are not touched)"
 
     def _split(self, record: MissionRecord, parts: int) -> list[Demand]:
         m = self.missions[record.mission_id]
@@ -364,11 +373,11 @@ class MissionExecutor:
         self._out.append(Changed(record, change, waypoints))
         return True, f"{len(waypoints)} waypoints uploaded to {run.vehicle_id}"
 
-    def change(self, mid: str, change: Callable[[], Modification]) -> str:
-        """Apply a dispatcher change (priority, pin) and announce it; return its summary."""
+    def change(self, mid: str, change: Callable[[], Modification]) -> tuple[bool, str]:
+        """Apply a dispatcher change (priority, pin) and announce it; say what it did."""
         done = change()
         self._out.append(Changed(self.dispatcher.get(mid), done))
-        return done.summary
+        return True, done.summary
 
     # ------------------------------------------------------------------ the tick
     def candidates(self) -> list[VehicleCandidate]:

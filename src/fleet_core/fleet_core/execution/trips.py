@@ -115,6 +115,7 @@ class ChargingTrips:
                                    critical_pct=settings.critical_percent)
         self.trips: dict[str, Trip] = {}  # vehicle id -> trip
         self._vehicles = vehicles  # the fleet picture, shared with the executor
+        self._shown: tuple[tuple[object, ...], float] | None = None  # (queue shape, when)
 
     def busy_vehicles(self) -> frozenset[str]:
         """Vehicles between their request and their release: no mission for them."""
@@ -221,6 +222,19 @@ class ChargingTrips:
                                    trip.target_pct, time_to_full_s=to_full))
         queued.sort(key=lambda q: q.queue_position)
         return queued + sorted(others, key=lambda q: q.vehicle_id)
+
+    def rows_to_show(self, now: float) -> list[QueueRow] | None:
+        """The queue when operators should be shown it again, else None: on every change of
+        who waits where, and every second while it is not empty (the waits count down)."""
+        rows = self.rows(now)
+        shape = tuple((q.vehicle_id, q.state, q.queue_position, q.station_id, q.pad)
+                      for q in rows)
+        if self._shown is not None:
+            last, at = self._shown
+            if last == shape and (not rows or now - at < 1.0):
+                return None
+        self._shown = (shape, now)
+        return rows
 
     def _on_pad(self, trip: Trip, position: GeoPoint) -> bool:
         pad = self.settings.pad(trip.station_id, trip.pad)

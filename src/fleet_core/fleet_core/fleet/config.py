@@ -6,8 +6,9 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fleet_core.errors import ConfigError
 from fleet_core.fleet.airspace import NoFlyZone
@@ -21,6 +22,8 @@ from fleet_core.yaml_config import geo_point, load_file, mapping, number, only, 
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _PREFIX_RE = re.compile(r"^(/[A-Za-z][A-Za-z0-9_]*)+$")
 
+
+_E = TypeVar("_E", bound=StrEnum)
 
 DEFAULT_PREFIX_PATTERN = r"^/(?P<id>[A-Za-z][A-Za-z0-9_]*)/mavros$"
 
@@ -36,21 +39,31 @@ class DiscoverySettings:
     period_s: float = 2.0
 
 
-SAFETY_ACTIONS = ("hold", "rtl", "land")
-SEPARATION_STRATEGIES = ("climb_hold", "hold")
+class SafetyAction(StrEnum):
+    """What a vehicle is told to do about a conflict (the values are fleet.yaml's words)."""
+
+    HOLD = "hold"  # stop where it is (AUTO.LOITER)
+    RTL = "rtl"  # return to launch
+    LAND = "land"  # land where it is
+
+
+class SeparationStrategy(StrEnum):
+    """How the vehicle that yields for separation holds."""
+
+    CLIMB_HOLD = "climb_hold"  # hold ``climb_m`` higher (DO_REPOSITION)
+    HOLD = "hold"  # hold where it is (AUTO.LOITER)
 
 
 @dataclass(frozen=True, slots=True)
 class ResponsePolicy:
     """What fleet_manager commands when it finds a conflict."""
 
-    # Separation: the lower-priority vehicle holds where it is ("hold", AUTO.LOITER) or
-    # holds ``climb_m`` higher (DO_REPOSITION), then resumes its mission when clear.
-    separation_strategy: str = "climb_hold"
+    # Separation: the lower-priority vehicle holds, then resumes its mission when clear.
+    separation_strategy: SeparationStrategy = SeparationStrategy.CLIMB_HOLD
     separation_climb_m: float | None = None  # None: the vertical minimum + 4 m
     # Airspace: a predicted entry and a vehicle already inside a zone.
-    airspace_on_predicted_entry: str = "hold"
-    airspace_on_inside: str = "rtl"
+    airspace_on_predicted_entry: SafetyAction = SafetyAction.HOLD
+    airspace_on_inside: SafetyAction = SafetyAction.RTL
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,24 +252,26 @@ def _site(raw: object, where: str) -> Site:
     return Site(sid, name, geo_point(m.get("location"), f"{where}.location"), tz)
 
 
-def _choice(value: object, choices: tuple[str, ...], where: str) -> str:
-    if value not in choices:
-        raise ConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
-    return str(value)
+def _choice(value: object, choices: type[_E], where: str) -> _E:
+    for choice in choices:
+        if value == choice.value:
+            return choice
+    raise ConfigError(f"{where} must be one of {', '.join(c.value for c in choices)}, "
+                      f"got {value!r}")
 
 
 def _response_policy(sep: Mapping[str, Any], air: Mapping[str, Any]) -> ResponsePolicy:
     only(air, {"on_predicted_entry", "on_inside"}, "fleet_manager.airspace")
     climb = sep.get("climb_m")
     return ResponsePolicy(
-        separation_strategy=_choice(sep.get("strategy", "climb_hold"), SEPARATION_STRATEGIES,
+        separation_strategy=_choice(sep.get("strategy", "climb_hold"), SeparationStrategy,
                                     "fleet_manager.separation.strategy"),
         separation_climb_m=None if climb is None else positive(
             climb, "fleet_manager.separation.climb_m"),
         airspace_on_predicted_entry=_choice(air.get("on_predicted_entry", "hold"),
-                                            SAFETY_ACTIONS,
+                                            SafetyAction,
                                             "fleet_manager.airspace.on_predicted_entry"),
-        airspace_on_inside=_choice(air.get("on_inside", "rtl"), SAFETY_ACTIONS,
+        airspace_on_inside=_choice(air.get("on_inside", "rtl"), SafetyAction,
                                    "fleet_manager.airspace.on_inside"),
     )
 

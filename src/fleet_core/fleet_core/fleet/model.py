@@ -186,14 +186,22 @@ def check_stamp(stamp: float, now: float, limits: TelemetryLimits) -> RejectReas
     return None
 
 
-def check_position(state: VehicleState, point: GeoPoint, now: float,
-                   limits: TelemetryLimits) -> RejectReason | None:
-    """Return why a position fix must be ignored, or None to accept it."""
+def check_point(point: GeoPoint) -> RejectReason | None:
+    """Return why a position is no place a vehicle can be, or None."""
     if not (math.isfinite(point.latitude) and math.isfinite(point.longitude)
             and math.isfinite(point.altitude)):
         return RejectReason.NOT_FINITE
     if not point.is_valid() or not -1000.0 <= point.altitude <= 20_000.0:
         return RejectReason.OUT_OF_RANGE
+    return None
+
+
+def check_position(state: VehicleState, point: GeoPoint, now: float,
+                   limits: TelemetryLimits) -> RejectReason | None:
+    """Return why a position fix must be ignored, or None to accept it."""
+    reason = check_point(point)
+    if reason is not None:
+        return reason
     if state.position is not None and state.position_time is not None:
         dt = max(now - state.position_time, 0.0)
         reach = state.spec.max_speed * dt + limits.jump_slack_m

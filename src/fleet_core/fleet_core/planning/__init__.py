@@ -7,7 +7,8 @@ The public API: ``parse_request``, ``plan_mission``, ``plan_remainder``, ``split
 from fleet_core.planning.errors import PlanningError, RequestError
 from fleet_core.planning.items import mission_item_map, to_mission_items
 from fleet_core.planning.library import Place, PlaceKind, WaypointLibrary, load_library
-from fleet_core.planning.planner import plan_mission, plan_remainder, validate_waypoints
+from fleet_core.planning.planner import plan_mission
+from fleet_core.planning.remainder import plan_remainder
 from fleet_core.planning.request import parse_request, request_to_dict
 from fleet_core.planning.split import split_survey
 from fleet_core.planning.types import (
@@ -26,6 +27,7 @@ from fleet_core.planning.types import (
     WaypointKind,
     WindObservation,
 )
+from fleet_core.planning.validation import validate_waypoints
 
 __all__ = [
     "Area",

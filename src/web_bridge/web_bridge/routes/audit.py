@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Connection
@@ -32,26 +32,6 @@ CSV_BATCH = 1000
 CSV_COLUMNS = ("id", "time", "username", "user_id", "role", "api_key_id", "method", "action",
                "result", "status_code", "target_type", "target_id", "site_id", "remote_addr",
                "details")
-
-
-class AuditEntryOut(BaseModel):
-    """Who did what to which object, from where, with which result."""
-
-    id: int
-    time: datetime
-    user_id: int | None
-    username: str | None
-    role: str | None
-    api_key_id: int | None
-    action: str
-    method: str | None
-    result: str | None
-    status_code: int | None
-    target_type: str | None
-    target_id: str | None
-    site_id: str | None
-    remote_addr: str | None
-    details: dict[str, Any]
 
 
 class AuditFilters(BaseModel):
@@ -84,42 +64,24 @@ def _filters(
                         target_id=target, t0=t0, t1=t1)
 
 
-
-def _out(r: eventlog.AuditRow) -> AuditEntryOut:
-    return AuditEntryOut.model_validate(r, from_attributes=True)
+Filters = Annotated[AuditFilters, Depends(_filters)]
 
 
-@router.get("", response_model=Page[AuditEntryOut])
-async def list_audit(
-    principal: Admin, conn: ScopedConn,
-    user: Annotated[str | None, Query(max_length=64, description="exact username")] = None,
-    user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    action: Annotated[str | None, Query(max_length=200, description="contains")] = None,
-    result: Annotated[Result | None, Query()] = None,
-    target: Annotated[str | None, Query(max_length=200, description="target id")] = None,
-    t0: Since = None, t1: Until = None, limit: Limit = 100, cursor: Cursor = None,
-) -> dict[str, Any]:
+@router.get("", response_model=Page[eventlog.AuditRow])
+async def list_audit(principal: Admin, conn: ScopedConn, filters: Filters, limit: Limit = 100,
+                     cursor: Cursor = None) -> dict[str, Any]:
     """List audit entries, newest first, a page at a time."""
-    filters = _filters(user, user_id, action, result, target, t0, t1)
     after = read_cursor(cursor)
     rows = await run_db(conn, lambda c: eventlog.audit_entries(
         c, after=after, limit=limit, **filters.query(principal)))
-    return {"items": [_out(r) for r in rows], "next_cursor": next_cursor(rows, limit)}
+    return {"items": rows, "next_cursor": next_cursor(rows, limit)}
 
 
 @router.get("/export.csv", response_class=StreamingResponse, responses={
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-async def export_audit(
-    principal: Admin, bridge: BridgeDep,
-    user: Annotated[str | None, Query(max_length=64, description="exact username")] = None,
-    user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    action: Annotated[str | None, Query(max_length=200, description="contains")] = None,
-    result: Annotated[Result | None, Query()] = None,
-    target: Annotated[str | None, Query(max_length=200, description="target id")] = None,
-    t0: Since = None, t1: Until = None,
-) -> StreamingResponse:
+async def export_audit(principal: Admin, bridge: BridgeDep, filters: Filters
+                       ) -> StreamingResponse:
     """Download every matching audit entry as CSV, newest first (streamed)."""
-    filters = _filters(user, user_id, action, result, target, t0, t1)
     query = filters.query(principal)
 
     async def rows() -> AsyncIterator[str]:

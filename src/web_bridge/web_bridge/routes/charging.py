@@ -4,7 +4,6 @@ live queue with its waits, and a charge requested for a vehicle (RequestCharge).
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -16,11 +15,11 @@ from web_bridge.app import Bridge, audit_info
 from web_bridge.commands import link_problem, watch_of
 from web_bridge.deps import BridgeDep, Operator, ScopedConn, Viewer
 from web_bridge.errors import GraphTimeoutError, GraphUnavailableError, RefusedError
+from web_bridge.routes.missions import track_goal
 from web_bridge.routes.vehicles import VEHICLE_ID, find_vehicle
 from web_bridge.schemas import ERRORS
 from web_bridge.security import Principal
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/charging", tags=["charging"], responses=ERRORS)
 URGENCY = {"normal": RequestCharge.Goal.URGENCY_NORMAL,
            "critical": RequestCharge.Goal.URGENCY_CRITICAL,
@@ -196,8 +195,8 @@ async def request_charge(body: ChargeIn, request: Request, principal: Operator,
         raise RefusedError(f"the planner rejected the charge request of {vid}", 409)
     result = ros.result_future(handle)
     key = f"charge:{vid}"
-    ros.goals[key] = handle
-    result.add_done_callback(lambda f: _charge_done(bridge, key, handle, f))
+    track_goal(bridge, key, handle, result, f"charge goal {key}",
+               lambda r: f"charge {key}: success={r.success} {r.reason}")
     # The planner refuses by aborting at once; otherwise the vehicle shows in the queue.
     queued = asyncio.ensure_future(watch_of(bridge).until(
         lambda: _entry(bridge, vid), bridge.settings.ack_timeout_s))
@@ -228,12 +227,4 @@ async def request_charge(body: ChargeIn, request: Request, principal: Operator,
                             f"{bridge.settings.ack_timeout_s:g} s")
 
 
-def _charge_done(bridge: Bridge, key: str, handle: Any, fut: asyncio.Future[Any]) -> None:
-    if bridge.ros is not None and bridge.ros.goals.get(key) is handle:
-        del bridge.ros.goals[key]
-    if fut.cancelled() or fut.exception() is not None:
-        log.warning("charge goal %s ended without a result", key)
-        return
-    r = fut.result().result
-    log.info("charge %s: success=%s %s", key, r.success, r.reason)
 

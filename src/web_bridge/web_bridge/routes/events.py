@@ -7,11 +7,11 @@ mission events to their mission's site, which row-level security enforces.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
 
 from fleet_db import eventlog
 from web_bridge.deps import BridgeDep, ScopedConn, Viewer, check_site
@@ -39,39 +39,6 @@ Until = Annotated[UtcTime | None, Query(description="before this time (ISO-8601,
 Limit = Annotated[int, Query(ge=1, le=eventlog.MAX_PAGE)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 DETAIL_LIST_MAX = 200  # longer lists in details (planned paths) are summarised
-
-
-class CoordinationEventOut(BaseModel):
-    """A coordination event: opened once, re-issued when worse, closed once."""
-
-    id: int
-    key: str
-    type: str
-    severity: str
-    state: Literal["open", "closed"]
-    vehicle_id: str | None
-    other_vehicle_id: str | None
-    zone_id: str | None
-    opened_at: datetime
-    closed_at: datetime | None
-    updated_at: datetime
-    message: str | None
-    details: dict[str, Any]
-
-
-class MissionEventOut(BaseModel):
-    """A mission state transition."""
-
-    id: int
-    time: datetime
-    mission_id: str
-    vehicle_id: str | None
-    site_id: str | None
-    from_state: str | None
-    to_state: str
-    reason: str | None
-    actor: str | None
-    details: dict[str, Any]
 
 
 def read_cursor(cursor: str | None) -> tuple[datetime, int] | None:
@@ -106,7 +73,7 @@ def trimmed(details: dict[str, Any]) -> dict[str, Any]:
             for k, v in details.items()}
 
 
-@router.get("/coordination", response_model=Page[CoordinationEventOut])
+@router.get("/coordination", response_model=Page[eventlog.CoordinationRow])
 async def coordination_events(
     principal: Viewer, bridge: BridgeDep, conn: ScopedConn,
     type: Annotated[CoordinationType | None, Query()] = None,
@@ -131,16 +98,11 @@ async def coordination_events(
     rows = await run_db(conn, lambda c: eventlog.coordination_events(
         c, vehicle_ids=visible, type_=type, severity=severity, vehicle_id=vehicle,
         state=state, t0=t0, t1=t1, after=after, limit=limit))
-    items = [CoordinationEventOut(
-        id=r.id, key=r.key, type=r.type, severity=r.severity,
-        state="open" if r.closed_at is None else "closed", vehicle_id=r.vehicle_id,
-        other_vehicle_id=r.other_vehicle_id, zone_id=r.zone_id, opened_at=r.opened_at,
-        closed_at=r.closed_at, updated_at=r.updated_at, message=r.message,
-        details=trimmed(r.details)) for r in rows]
+    items = [replace(r, details=trimmed(r.details)) for r in rows]
     return {"items": items, "next_cursor": next_cursor(rows, limit)}
 
 
-@router.get("/missions", response_model=Page[MissionEventOut])
+@router.get("/missions", response_model=Page[eventlog.MissionEventRow])
 async def mission_events(
     principal: Viewer, conn: ScopedConn,
     mission: Annotated[str | None, Query(pattern=MISSION_ID)] = None,
@@ -160,8 +122,5 @@ async def mission_events(
     rows = await run_db(conn, lambda c: eventlog.mission_events(
         c, mission_id=mission, vehicle_id=vehicle, site_id=site, to_state=to_state, t0=t0,
         t1=t1, after=after, limit=limit))
-    items = [MissionEventOut(
-        id=r.id, time=r.time, mission_id=r.mission_id, vehicle_id=r.vehicle_id,
-        site_id=r.site_id, from_state=r.from_state, to_state=r.to_state, reason=r.reason,
-        actor=r.actor, details=trimmed(r.details)) for r in rows]
+    items = [replace(r, details=trimmed(r.details)) for r in rows]
     return {"items": items, "next_cursor": next_cursor(rows, limit)}

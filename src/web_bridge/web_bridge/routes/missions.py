@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -351,8 +352,8 @@ async def create_mission(body: MissionIn, request: Request, principal: Operator,
     if not handle.accepted:
         raise RefusedError(f"the planner rejected mission {mid}", 422)
     result = ros.result_future(handle)
-    ros.goals[mid] = handle
-    result.add_done_callback(lambda f: _mission_done(bridge, mid, handle, f))
+    track_goal(bridge, mid, handle, result, f"mission {mid}: goal",
+               lambda r: f"mission {mid} {r.final_state}: {r.reason}")
     listed = asyncio.ensure_future(watch_of(bridge).until(
         lambda: bridge.picture.missions.get(mid), bridge.settings.ack_timeout_s))
     try:
@@ -387,14 +388,24 @@ async def create_mission(body: MissionIn, request: Request, principal: Operator,
             "pinned_vehicle_id": body.vehicle_id, "created_by": principal.username}
 
 
-def _mission_done(bridge: Bridge, mid: str, handle: Any, fut: asyncio.Future[Any]) -> None:
-    if bridge.ros is not None and bridge.ros.goals.get(mid) is handle:
-        del bridge.ros.goals[mid]
-    if fut.cancelled() or fut.exception() is not None:
-        log.warning("mission %s: goal ended without a result", mid)
-        return
-    r = fut.result().result
-    log.info("mission %s %s: %s", mid, r.final_state, r.reason)
+def track_goal(bridge: Bridge, key: str, handle: Any, result: asyncio.Future[Any],
+               what: str, outcome: Callable[[Any], str]) -> None:
+    """Keep the goal's handle under ``key`` until its result comes, then log the outcome.
+
+    ``what`` names the goal in the warning when it ends without a result; ``outcome`` words
+    the result.
+    """
+    _ros(bridge).goals[key] = handle
+
+    def done(fut: asyncio.Future[Any]) -> None:
+        if bridge.ros is not None and bridge.ros.goals.get(key) is handle:
+            del bridge.ros.goals[key]
+        if fut.cancelled() or fut.exception() is not None:
+            log.warning("%s ended without a result", what)
+            return
+        log.info("%s", outcome(fut.result().result))
+
+    result.add_done_callback(done)
 
 
 # ---------------------------------------------------------------- read
@@ -488,21 +499,26 @@ async def list_missions(
 
 
 # ---------------------------------------------------------------- commands
-async def _control(bridge: Bridge, request: Request, principal: Principal, mission_id: str,
-                   command: str, service: str, reason: str) -> dict[str, Any]:
-    """Send pause/resume/abort/return_home and wait for the planner and the vehicle."""
+def _audit_command(bridge: Bridge, request: Request, mission_id: str, action: str,
+                   **details: Any) -> None:
+    """Audit a command on a mission, with the mission's site when the picture knows it."""
     m = bridge.picture.missions.get(mission_id)
-    site = bridge.picture.mission_site(m) if m else None
-    audit(request, target_type="mission", target_id=mission_id, site_id=site,
-          action=command.replace("_", "-"), reason=reason)
+    audit(request, target_type="mission", target_id=mission_id,
+          site_id=bridge.picture.mission_site(m) if m else None, action=action, **details)
+
+
+async def _control(bridge: Bridge, request: Request, principal: Principal, mission_id: str,
+                   command: str, reason: str) -> dict[str, Any]:
+    """Send pause/resume/abort/return_home and wait for the planner and the vehicle."""
+    _audit_command(bridge, request, mission_id, command.replace("_", "-"), reason=reason)
     m = _live_mission(bridge, principal, mission_id, "operator")
     vehicle_id = m.get("vehicle_id")
-    check_link(service, vehicle_id, bridge.picture)
-    r = await _ros(bridge).call(service, MissionControl.Request(
+    check_link(command, vehicle_id, bridge.picture)
+    r = await _ros(bridge).call(command, MissionControl.Request(
         mission_id=mission_id, actor=principal.username, reason=reason or command))
     if not r.ok:
         raise refused(mission_id, r.message)
-    v = await vehicle_ack(bridge, service, mission_id, vehicle_id)
+    v = await vehicle_ack(bridge, command, mission_id, vehicle_id)
     return _ack(bridge, mission_id, command, r.message, vehicle_id, v)
 
 
@@ -514,46 +530,38 @@ def _ack(bridge: Bridge, mission_id: str, command: str, message: str,
             "mission": _live(bridge, m) if m else None}
 
 
-@router.post("/{mission_id:path}/pause", response_model=CommandAck)
-async def pause(mission_id: MissionPath, request: Request, principal: Operator,
-                bridge: BridgeDep, body: CommandIn | None = None) -> dict[str, Any]:
-    """Pause an active mission: answers once the vehicle holds (AUTO.LOITER)."""
-    return await _control(bridge, request, principal, mission_id, "pause", "pause",
-                          body.reason if body else "")
+def _command_route(command: str, doc: str) -> None:
+    """Add ``POST /missions/{id}/<command>``, which sends ``command`` to the planner."""
+
+    async def route(mission_id: MissionPath, request: Request, principal: Operator,
+                    bridge: BridgeDep, body: CommandIn | None = None) -> dict[str, Any]:
+        return await _control(bridge, request, principal, mission_id, command,
+                              body.reason if body else "")
+
+    route.__name__ = route.__qualname__ = command
+    route.__doc__ = doc
+    path = f"/{{mission_id:path}}/{command.replace('_', '-')}"
+    router.post(path, response_model=CommandAck)(route)
 
 
-@router.post("/{mission_id:path}/resume", response_model=CommandAck)
-async def resume(mission_id: MissionPath, request: Request, principal: Operator,
-                 bridge: BridgeDep, body: CommandIn | None = None) -> dict[str, Any]:
-    """Resume a paused mission: answers once the vehicle flies it again (AUTO.MISSION)."""
-    return await _control(bridge, request, principal, mission_id, "resume", "resume",
-                          body.reason if body else "")
-
-
-@router.post("/{mission_id:path}/abort", response_model=CommandAck)
-async def abort(mission_id: MissionPath, request: Request, principal: Operator,
-                bridge: BridgeDep, body: CommandIn | None = None) -> dict[str, Any]:
-    """Abort a mission: answers once its vehicle returns home (AUTO.RTL) or is landed."""
-    return await _control(bridge, request, principal, mission_id, "abort", "abort",
-                          body.reason if body else "")
-
-
-@router.post("/{mission_id:path}/return-home", response_model=CommandAck)
-async def return_home(mission_id: MissionPath, request: Request, principal: Operator,
-                      bridge: BridgeDep, body: CommandIn | None = None) -> dict[str, Any]:
-    """Send the vehicle home and hand the mission back (another vehicle flies the rest)."""
-    return await _control(bridge, request, principal, mission_id, "return_home",
-                          "return_home", body.reason if body else "")
+for _command, _doc in (
+    ("pause", "Pause an active mission: answers once the vehicle holds (AUTO.LOITER)."),
+    ("resume", "Resume a paused mission: answers once the vehicle flies it again "
+               "(AUTO.MISSION)."),
+    ("abort", "Abort a mission: answers once its vehicle returns home (AUTO.RTL) or is "
+              "landed."),
+    ("return_home", "Send the vehicle home and hand the mission back (another vehicle flies "
+                    "the rest)."),
+):
+    _command_route(_command, _doc)
 
 
 @router.put("/{mission_id:path}/waypoints", response_model=CommandAck)
 async def modify_waypoints(mission_id: MissionPath, body: WaypointsIn, request: Request,
                            principal: Operator, bridge: BridgeDep) -> dict[str, Any]:
     """Replace the remaining waypoints of an active or paused mission (a reason is needed)."""
-    m = bridge.picture.missions.get(mission_id)
-    audit(request, target_type="mission", target_id=mission_id,
-          site_id=bridge.picture.mission_site(m) if m else None, action="modify waypoints",
-          reason=body.reason, waypoints=len(body.waypoints))
+    _audit_command(bridge, request, mission_id, "modify waypoints", reason=body.reason,
+                   waypoints=len(body.waypoints))
     m = _live_mission(bridge, principal, mission_id, "operator")
     vehicle_id = m.get("vehicle_id")
     check_link("modify_waypoints", vehicle_id, bridge.picture)
@@ -580,10 +588,7 @@ async def _wait_listed(bridge: Bridge, mission_id: str, check: Any) -> None:
 async def set_priority(mission_id: MissionPath, body: PriorityIn, request: Request,
                        principal: Operator, bridge: BridgeDep) -> dict[str, Any]:
     """Change a mission's priority (the queue re-sorts at once)."""
-    m = bridge.picture.missions.get(mission_id)
-    audit(request, target_type="mission", target_id=mission_id,
-          site_id=bridge.picture.mission_site(m) if m else None, action="set priority",
-          priority=body.priority)
+    _audit_command(bridge, request, mission_id, "set priority", priority=body.priority)
     _live_mission(bridge, principal, mission_id, "operator")
     r = await _ros(bridge).call("set_priority", SetPriority.Request(
         mission_id=mission_id, priority=body.priority, actor=principal.username))
@@ -597,10 +602,8 @@ async def set_priority(mission_id: MissionPath, body: PriorityIn, request: Reque
 async def set_pin(mission_id: MissionPath, body: PinIn, request: Request,
                   principal: Operator, bridge: BridgeDep) -> dict[str, Any]:
     """Pin a planned or queued mission to a vehicle, move the pin, or clear it (null)."""
-    m = bridge.picture.missions.get(mission_id)
-    audit(request, target_type="mission", target_id=mission_id,
-          site_id=bridge.picture.mission_site(m) if m else None, action="pin vehicle",
-          vehicle_id=body.vehicle_id, reason=body.reason)
+    _audit_command(bridge, request, mission_id, "pin vehicle", vehicle_id=body.vehicle_id,
+                   reason=body.reason)
     _live_mission(bridge, principal, mission_id, "operator")
     if body.vehicle_id is not None:
         v = bridge.picture.vehicles.get(body.vehicle_id)

@@ -21,12 +21,10 @@ from web_bridge.reports import (
     Format,
     MissionReportOut,
     OrganisationOut,
-    SummaryOut,
     csv_lines,
     mission_out,
     mission_pdf,
     mission_rows,
-    summary_out,
     summary_pdf,
     summary_rows,
 )
@@ -79,7 +77,7 @@ async def mission_report(
     return out
 
 
-@router.get("/sites/{site_id}", response_model=SummaryOut, responses=FORMATS)
+@router.get("/sites/{site_id}", response_model=db_reports.Summary, responses=FORMATS)
 async def site_report(
     site_id: Annotated[str, Path(min_length=1, max_length=64)], principal: Viewer,
     conn: ScopedConn,
@@ -96,7 +94,7 @@ async def site_report(
     check_site(principal, "viewer", site_id, f"site {site_id!r}")
     if site_id not in await run_db(conn, db_reports.visible_sites):
         raise HTTPException(404, f"site {site_id!r} does not exist")
-    s = summary_out(await run_db(conn, lambda c: db_reports.summary(c, t0, t1, [site_id])))
+    s = await run_db(conn, lambda c: db_reports.summary(c, t0, t1, [site_id]))
     stem = f"site_{site_id}_{_stamp(s.t0)}_{_stamp(s.t1)}"
     if format == "pdf":
         return _pdf(await asyncio.to_thread(summary_pdf, f"Site {site_id}", s), stem)
@@ -120,7 +118,7 @@ async def organisation_report(
         return [*(db_reports.summary(c, t0, t1, [s]) for s in sites),
                 db_reports.summary(c, t0, t1, None)]
 
-    *per_site, total = [summary_out(s) for s in await run_db(conn, summaries)]
+    *per_site, total = await run_db(conn, summaries)
     stem = f"organisation_{_stamp(total.t0)}_{_stamp(total.t1)}"
     if format == "pdf":
         return _pdf(await asyncio.to_thread(summary_pdf, "Organisation", total, per_site),

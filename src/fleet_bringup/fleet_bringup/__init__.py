@@ -1,0 +1,1 @@
+"""Bring-up of the whole fleet graph: the one-process demo (launch files and configs later)."""
