@@ -23,7 +23,7 @@ from fleet_core.dispatch.allocation import VehicleCandidate
 from fleet_core.dispatch.demand import Demand
 from fleet_core.dispatch.dispatcher import Assign, ChargeFirst, Dispatcher, Preempt
 from fleet_core.dispatch.state import MissionKind, MissionRecord
-from fleet_core.fleet.model import VehicleSpec, VehicleStatus
+from fleet_core.fleet.model import OperatingStatus, VehicleSpec
 from fleet_core.geo import GeoPoint, LocalFrame
 
 FRAME = LocalFrame.at(GeoPoint(47.4, 8.5))
@@ -41,7 +41,7 @@ def fleet(rng: random.Random, n: int, side: float) -> list[VehicleCandidate]:
                            max_range_m=reach, cruise_speed=cruise, battery_capacity_wh=wh,
                            home_site=f"site{i % 4}")
         pct = rng.uniform(20.0, 100.0)
-        status = VehicleStatus.IDLE if rng.random() < 0.8 else VehicleStatus.IN_MISSION
+        status = OperatingStatus.IDLE if rng.random() < 0.8 else OperatingStatus.IN_MISSION
         out.append(VehicleCandidate(spec.vehicle_id, FRAME.to_geo(rng.uniform(0, side),
                                                                   rng.uniform(0, side), 0.0),
                                     pct, wh * pct / 100.0, spec, status, True))

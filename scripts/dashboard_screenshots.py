@@ -1,6 +1,6 @@
 """Take the dashboard screenshots in docs/img/ from a running stack.
 
-    python -m web_bridge.stack --vehicles 12 --time-factor 2 &   # then, as an admin:
+    python -m fleet_bringup.stack --vehicles 12 --time-factor 2 &   # then, as an admin:
     python scripts/dashboard_screenshots.py --user admin --password ... [--url ...]
 
 Flies two surveys through the API, waits until they are under way, and shoots the map with

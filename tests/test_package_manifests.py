@@ -28,15 +28,7 @@ def _declared(manifest: Path) -> set[str]:
     return {str(e.text) for e in ET.parse(manifest).getroot() if e.tag.endswith("depend")}
 
 
-def _case(name: str) -> object:
-    if name == "web_bridge":
-        # web_bridge.stack runs the whole graph in one process; it belongs in fleet_bringup.
-        return pytest.param(name, marks=pytest.mark.xfail(
-            strict=True, reason="web_bridge.stack imports the nodes of four undeclared packages"))
-    return name
-
-
-@pytest.mark.parametrize("name", [_case(n) for n in sorted(MANIFESTS)])
+@pytest.mark.parametrize("name", sorted(MANIFESTS))
 def test_the_manifest_declares_every_workspace_package_the_code_imports(name: str) -> None:
     code = MANIFESTS[name].parent / name
     missing = (_imported(code) & set(MANIFESTS)) - _declared(MANIFESTS[name]) - {name}

@@ -298,7 +298,7 @@ def test_markers_and_diagnostics_show_each_vehicle_and_the_zones(
     from diagnostic_msgs.msg import DiagnosticArray
     from visualization_msgs.msg import MarkerArray
 
-    from fleet_core.fleet.model import VehicleStatus as Status
+    from fleet_core.fleet.model import OperatingStatus as Status
     from fleet_ros.markers import STATUS_COLORS
 
     zone = [FRAME.to_geo(e, n, 0.0) for e, n in ((150, -50), (250, -50), (250, 50))]

@@ -72,7 +72,7 @@ class MavState(IntEnum):
     FLIGHT_TERMINATION = 8
 
 
-class Severity(IntEnum):
+class MavSeverity(IntEnum):
     """MAV_SEVERITY (mavros_msgs/StatusText.severity)."""
 
     EMERGENCY = 0

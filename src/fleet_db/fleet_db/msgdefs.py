@@ -17,7 +17,7 @@ from functools import cache
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from fleet_core.mavlink import LandedState, Severity
+from fleet_core.mavlink import LandedState, MavSeverity
 from fleet_core.mavros_topics import MsgType
 
 STORE = Stores.ROS2_KILTED
@@ -76,7 +76,7 @@ uint8 landed_state
 """
 
 STATUS_TEXT_MSG = f"""\
-{_constants(Severity)}
+{_constants(MavSeverity)}
 std_msgs/Header header
 uint8 severity
 string text

@@ -45,8 +45,8 @@ from fleet_interfaces.msg import (
     FleetStatus,
     MissionStatusArray,
     NoFlyZoneArray,
+    VehicleStatus,
 )
-from fleet_interfaces.msg import VehicleStatus as VehicleStatusMsg
 from fleet_interfaces.srv import AddVehicle, RemoveVehicle, SetMaintenance, SetNoFlyZones
 from fleet_ros.commands import CommandOutcome, CommandRunner
 from fleet_ros.entry import run_node
@@ -87,7 +87,7 @@ class _VehicleLink:
             for topic, decode in TELEMETRY_DECODERS.items()})
         self.set_mode: Client[Any, Any] = node.create_client(SetMode, f"{p}/set_mode")
         self.command: Client[Any, Any] = node.create_client(CommandLong, f"{p}/cmd/command")
-        self.status_pub = node.create_publisher(VehicleStatusMsg,
+        self.status_pub = node.create_publisher(VehicleStatus,
                                                 f"/fleet/vehicles/{vid}/status", FLEET_QOS)
         self.geopose_pub = node.create_publisher(GeoPoseStamped,
                                                  f"/fleet/vehicles/{vid}/geopose", FLEET_QOS)

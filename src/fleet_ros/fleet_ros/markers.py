@@ -15,21 +15,21 @@ from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
 from fleet_core.fleet.airspace import NoFlyZone
-from fleet_core.fleet.model import VehicleState, VehicleStatus
+from fleet_core.fleet.model import OperatingStatus, VehicleState
 from fleet_core.fleet.picture import Trails, VehicleView
 from fleet_core.geo import LocalFrame, yaw_to_quaternion
 from fleet_core.sim.config import ChargingPad
 
 FRAME_ID = "fleet_map"
 
-STATUS_COLORS: dict[VehicleStatus, tuple[float, float, float]] = {
-    VehicleStatus.UNKNOWN: (0.6, 0.6, 0.6),
-    VehicleStatus.IDLE: (0.2, 0.6, 1.0),
-    VehicleStatus.IN_MISSION: (0.1, 0.85, 0.2),
-    VehicleStatus.RETURNING: (1.0, 0.75, 0.0),
-    VehicleStatus.CHARGING: (0.7, 0.3, 1.0),
-    VehicleStatus.MAINTENANCE: (0.5, 0.35, 0.2),
-    VehicleStatus.OFFLINE: (0.9, 0.1, 0.1),
+STATUS_COLORS: dict[OperatingStatus, tuple[float, float, float]] = {
+    OperatingStatus.UNKNOWN: (0.6, 0.6, 0.6),
+    OperatingStatus.IDLE: (0.2, 0.6, 1.0),
+    OperatingStatus.IN_MISSION: (0.1, 0.85, 0.2),
+    OperatingStatus.RETURNING: (1.0, 0.75, 0.0),
+    OperatingStatus.CHARGING: (0.7, 0.3, 1.0),
+    OperatingStatus.MAINTENANCE: (0.5, 0.35, 0.2),
+    OperatingStatus.OFFLINE: (0.9, 0.1, 0.1),
 }
 
 
@@ -50,7 +50,7 @@ def _marker(ns: str, mid: int, kind: int, stamp: object) -> Marker:
     return m
 
 
-def fleet_markers(vehicles: Sequence[tuple[int, VehicleState, VehicleStatus]],
+def fleet_markers(vehicles: Sequence[tuple[int, VehicleState, OperatingStatus]],
                   trails: Mapping[str, Iterable[tuple[float, float, float]]],
                   zones: Iterable[NoFlyZone], frame: LocalFrame, stamp: object, *,
                   pads: Iterable[ChargingPad] = (), stale_zones: int = 0) -> MarkerArray:

@@ -9,12 +9,12 @@ from typing import Any
 
 from geographic_msgs.msg import GeoPoint as GeoPointMsg
 
-from fleet_core.charging.model import ChargingSession, ChargingStation, Urgency
+from fleet_core.charging.model import ChargingStation, PadSession, Urgency
 from fleet_core.dispatch.state import MissionRecord, MissionState, MissionTransition, Modification
 from fleet_core.execution.model import FleetVehicle
 from fleet_core.execution.runs import MissionEntry, MissionExecutor, PlanStarted, Progress
 from fleet_core.execution.trips import QueueRow, Trip, TripProgress
-from fleet_core.fleet.model import Liveness, VehicleStatus
+from fleet_core.fleet.model import Liveness, OperatingStatus
 from fleet_core.geo import GeoPoint
 from fleet_core.jsontext import json_object
 from fleet_core.mavlink import LandedState
@@ -26,8 +26,7 @@ from fleet_core.planning.event_details import (
     planned_details,
 )
 from fleet_interfaces.action import ExecuteMission, RequestCharge
-from fleet_interfaces.msg import ChargingQueueEntry, MissionEvent, MissionStatus
-from fleet_interfaces.msg import ChargingSession as ChargingSessionMsg
+from fleet_interfaces.msg import ChargingQueueEntry, ChargingSession, MissionEvent, MissionStatus
 from fleet_interfaces.msg import ChargingStation as ChargingStationMsg
 
 
@@ -117,7 +116,7 @@ def event_msg(event: MissionTransition | Modification, *, vehicle_id: str,
                         details_json=details_json)
 
 
-STATUS_BY_CODE = {code: VehicleStatus(code) for code in range(len(VehicleStatus))}
+STATUS_BY_CODE = {code: OperatingStatus(code) for code in range(len(OperatingStatus))}
 
 
 def update_vehicle(v: FleetVehicle, m: Any) -> None:
@@ -125,7 +124,7 @@ def update_vehicle(v: FleetVehicle, m: Any) -> None:
 
     An invalid position or home keeps the last valid one (a (0, 0) home is "not yet set").
     """
-    v.status = STATUS_BY_CODE.get(int(m.status), VehicleStatus.UNKNOWN)
+    v.status = STATUS_BY_CODE.get(int(m.status), OperatingStatus.UNKNOWN)
     v.liveness = Liveness(min(int(m.liveness), 2))
     pos = GeoPoint(float(m.position.latitude), float(m.position.longitude),
                    float(m.position.altitude))
@@ -148,10 +147,10 @@ def station_msg(settings: PlannerSettings, station: ChargingStation) -> Charging
         pad_radius_m=float(pads[0].radius_m) if pads else 0.0)
 
 
-def session_msg(settings: PlannerSettings, s: ChargingSession) -> ChargingSessionMsg:
+def session_msg(settings: PlannerSettings, s: PadSession) -> ChargingSession:
     """A charging session (in progress or ended) to fleet_interfaces/ChargingSession."""
     station = next(x for x in settings.stations if x.station_id == s.station_id)
-    msg = ChargingSessionMsg(
+    msg = ChargingSession(
         vehicle_id=s.vehicle_id, pad=int(s.pad), station=station_msg(settings, station),
         requested_at=to_time(s.requested_at), started_at=to_time(s.started_at or 0.0),
         ended_at=to_time(s.ended_at or 0.0), queue_wait_s=float(s.queue_wait_s),

@@ -28,7 +28,7 @@ from fleet_core.execution.planning import FleetPlanning
 from fleet_core.fleet.airspace import NoFlyZone
 from fleet_core.fleet.config import load_fleet_settings_file
 from fleet_core.missions_config import load_planner_settings_file
-from fleet_core.planning import PlanningError, RequestError, WindObservation
+from fleet_core.planning import PlanningError, RequestError, WindReport
 from fleet_interfaces import msg as fm
 from fleet_interfaces import srv
 from fleet_interfaces.action import ExecuteMission, RequestCharge
@@ -126,7 +126,7 @@ class MissionPlannerNode(Node):
         """The fleet snapshot the dispatcher allocates from."""
         return self.execution.candidates()
 
-    def current_wind(self) -> WindObservation | None:
+    def current_wind(self) -> WindReport | None:
         """The last wind report, unless it is too old to trust."""
         return self.planning.current_wind(self.now())
 

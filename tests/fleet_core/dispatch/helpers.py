@@ -5,7 +5,7 @@ from __future__ import annotations
 from fleet_core.dispatch.allocation import VehicleCandidate
 from fleet_core.dispatch.demand import Demand
 from fleet_core.dispatch.state import MissionKind, MissionRecord
-from fleet_core.fleet.model import VehicleSpec, VehicleStatus
+from fleet_core.fleet.model import OperatingStatus, VehicleSpec
 from fleet_core.geo import GeoPoint, LocalFrame
 
 FRAME = LocalFrame.at(GeoPoint(47.4, 8.5))
@@ -19,7 +19,7 @@ def at(east: float, north: float = 0.0) -> GeoPoint:
 def vehicle(vehicle_id: str, east: float, north: float = 0.0, *, energy_wh: float = 100.0,
             capacity_wh: float = 100.0, max_range_m: float = 10_000.0, payload_kg: float = 0.0,
             model: str = "multirotor", site: str | None = None,
-            status: VehicleStatus = VehicleStatus.IDLE, fresh: bool = True,
+            status: OperatingStatus = OperatingStatus.IDLE, fresh: bool = True,
             cruise_speed: float = 10.0) -> VehicleCandidate:
     """Return a vehicle candidate; by default 100 Wh for 10 km: 0.01 Wh per metre."""
     spec = VehicleSpec(vehicle_id, f"/{vehicle_id}/mavros", model=model,

@@ -10,7 +10,7 @@ import pytest
 from fleet_core.dispatch.allocation import FleetMatrix
 from fleet_core.dispatch.dispatcher import Assign, ChargeFirst, Dispatcher
 from fleet_core.dispatch.errors import DispatchError
-from fleet_core.fleet.model import VehicleStatus
+from fleet_core.fleet.model import OperatingStatus
 from fleet_core.geo import haversine_m
 
 from .helpers import at, demand, mission, vehicle
@@ -67,8 +67,8 @@ def test_a_vehicle_at_the_demanded_site_is_preferred_over_a_closer_stranger() ->
 def test_only_idle_vehicles_with_fresh_telemetry_get_new_work() -> None:
     d = Dispatcher()
     d.submit(mission("m"), now=0.0)
-    fleet = [vehicle("charging", 10, status=VehicleStatus.CHARGING),
-             vehicle("maint", 20, status=VehicleStatus.MAINTENANCE),
+    fleet = [vehicle("charging", 10, status=OperatingStatus.CHARGING),
+             vehicle("maint", 20, status=OperatingStatus.MAINTENANCE),
              vehicle("stale", 30, fresh=False),
              vehicle("busy", 40),
              vehicle("ok", 5000)]
@@ -98,7 +98,7 @@ def test_a_mission_no_vehicle_can_fly_now_charges_one_first_and_keeps_it() -> No
     assert (charge.vehicle_id, charge.mission_id) == ("v1", "m")
     assert charge.target_pct == pytest.approx(71.0, abs=0.01)  # transit 1 + 60 + 10 reserve
     assert assigned(decisions) == {}  # "other" may not take the reserved vehicle
-    charging = [vehicle("v1", 100, energy_wh=50.0, status=VehicleStatus.CHARGING)]
+    charging = [vehicle("v1", 100, energy_wh=50.0, status=OperatingStatus.CHARGING)]
     assert d.tick(2.0, charging) == []
     charged = [vehicle("v1", 100, energy_wh=80.0)]
     assert assigned(d.tick(3.0, charged)) == {"m": "v1"}

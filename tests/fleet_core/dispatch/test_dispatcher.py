@@ -22,7 +22,7 @@ from fleet_core.dispatch.dispatcher import (
 from fleet_core.dispatch.errors import DispatchError, IllegalTransitionError
 from fleet_core.dispatch.recurrence import Recurrence, RecurringTemplate
 from fleet_core.dispatch.state import MissionKind, MissionRecord, MissionState
-from fleet_core.fleet.model import VehicleStatus
+from fleet_core.fleet.model import OperatingStatus
 
 from .helpers import at, demand, mission, vehicle
 
@@ -34,7 +34,7 @@ def assigned(decisions: Sequence[Decision]) -> dict[str, str]:
 
 
 def flying(vehicle_id: str, east: float, **kwargs: float) -> object:
-    return vehicle(vehicle_id, east, status=VehicleStatus.IN_MISSION, **kwargs)
+    return vehicle(vehicle_id, east, status=OperatingStatus.IN_MISSION, **kwargs)
 
 
 def test_an_emergency_preempts_the_lowest_priority_mission_which_resumes_later() -> None:
@@ -76,7 +76,7 @@ def test_an_emergency_never_preempts_equal_or_higher_priority() -> None:
     d.submit(mission("rescue", 10, kind=MissionKind.EMERGENCY), now=0.0)
     d.tick(1.0, [vehicle("v1", 0)])
     d.submit(mission("fire", 10, kind=MissionKind.EMERGENCY), now=2.0)
-    assert d.tick(3.0, [vehicle("v1", 0, status=VehicleStatus.IN_MISSION)]) == []
+    assert d.tick(3.0, [vehicle("v1", 0, status=OperatingStatus.IN_MISSION)]) == []
     assert d.get("rescue").vehicle_id == "v1"
 
 
@@ -386,7 +386,7 @@ def test_a_reservation_is_dropped_when_its_vehicle_goes_to_maintenance() -> None
     d.submit(mission("m", need=demand(energy_wh=60.0)), now=0.0)
     [charge] = d.tick(1.0, [vehicle("v1", 0, energy_wh=30.0)])
     assert d.reservation("m") == "v1"
-    assert d.tick(2.0, [vehicle("v1", 0, status=VehicleStatus.MAINTENANCE),
+    assert d.tick(2.0, [vehicle("v1", 0, status=OperatingStatus.MAINTENANCE),
                         vehicle("v2", 50, energy_wh=20.0)]) == [
         type(charge)("v2", "m", pytest.approx(70.5, abs=0.1))]
     assert d.reservation("m") == "v2"

@@ -22,7 +22,7 @@ from fleet_core.dispatch.dispatcher import (
 )
 from fleet_core.dispatch.errors import DispatchError
 from fleet_core.dispatch.state import MissionKind, MissionRecord, MissionState, Modification
-from fleet_core.fleet.model import VehicleStatus
+from fleet_core.fleet.model import OperatingStatus
 
 from .helpers import demand, mission, vehicle
 
@@ -40,7 +40,7 @@ def assigned(decisions: Sequence[Decision]) -> dict[str, str]:
 
 
 def flying(vehicle_id: str, east: float) -> VehicleCandidate:
-    return vehicle(vehicle_id, east, status=VehicleStatus.IN_MISSION)
+    return vehicle(vehicle_id, east, status=OperatingStatus.IN_MISSION)
 
 
 def never_split(record: MissionRecord, k: int) -> list[Demand]:
@@ -94,10 +94,10 @@ def test_two_missions_pinned_to_one_vehicle_take_it_in_priority_order() -> None:
 
 
 @pytest.mark.parametrize(("candidate", "busy", "need", "why"), [
-    (vehicle("v1", 0, status=VehicleStatus.MAINTENANCE), (), None, "is in maintenance"),
+    (vehicle("v1", 0, status=OperatingStatus.MAINTENANCE), (), None, "is in maintenance"),
     (vehicle("v1", 0, fresh=False), (), None, "is lost (no fresh telemetry)"),
-    (vehicle("v1", 0, status=VehicleStatus.CHARGING), (), None, "is charging"),
-    (vehicle("v1", 0, status=VehicleStatus.RETURNING), (), None, "is returning home"),
+    (vehicle("v1", 0, status=OperatingStatus.CHARGING), (), None, "is charging"),
+    (vehicle("v1", 0, status=OperatingStatus.RETURNING), (), None, "is returning home"),
     (vehicle("v1", 0), ("v1",), None, "is at or queued for a charging pad"),
     (vehicle("v1", 0, payload_kg=1.0), (), demand(payload_kg=2.5),
      "carries at most 1 kg, the mission needs 2.5 kg"),
@@ -178,7 +178,7 @@ def test_a_pinned_vehicle_short_of_energy_charges_first_for_its_mission() -> Non
     assert d.reservation("m") == "low"
     assert d.waiting_reasons == {"m": "pinned to low, which is charging for this mission first"}
     # On the pad: still waiting, and "full" is not given the mission.
-    assert d.tick(2.0, [vehicle("low", 0, energy_wh=30.0, status=VehicleStatus.CHARGING),
+    assert d.tick(2.0, [vehicle("low", 0, energy_wh=30.0, status=OperatingStatus.CHARGING),
                         vehicle("full", 100)], busy={"low"}) == []
     assert d.waiting_reasons == {"m": "pinned to low, which is charging for this mission first"}
     assert assigned(d.tick(3.0, [vehicle("low", 0, energy_wh=95.0),
@@ -247,7 +247,7 @@ def test_clearing_the_pin_of_a_handed_back_mission_lets_any_vehicle_take_it() ->
     d.submit(pinned("m", "v1"), now=0.0)
     d.tick(1.0, [vehicle("v1", 0)])
     d.vehicle_unavailable("v1", Unavailability.MAINTENANCE, now=2.0)
-    fleet = [vehicle("v1", 0, status=VehicleStatus.MAINTENANCE), vehicle("v2", 50)]
+    fleet = [vehicle("v1", 0, status=OperatingStatus.MAINTENANCE), vehicle("v2", 50)]
     assert d.tick(3.0, fleet) == []
     change = d.set_pin("m", None, "ops", reason="v1 stays in the workshop", now=4.0)
     assert change.summary == "vehicle pin v1 -> none"

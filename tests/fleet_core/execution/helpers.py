@@ -19,7 +19,7 @@ from fleet_core.execution.planning import FleetPlanning
 from fleet_core.execution.runs import Effect, MissionExecutor
 from fleet_core.execution.trips import TripState
 from fleet_core.fleet.config import load_fleet_settings
-from fleet_core.fleet.model import Liveness, VehicleStatus
+from fleet_core.fleet.model import Liveness, OperatingStatus
 from fleet_core.geo import GeoPoint, LocalFrame
 from fleet_core.mavlink import MavCmd
 from fleet_core.missions_config import load_planner_settings
@@ -162,7 +162,7 @@ def put(planning: FleetPlanning, vehicle_id: str, east: float, north: float = 0.
     v = planning.vehicle(vehicle_id)
     v.position = v.home = at(east, north)
     v.battery_pct = battery_pct
-    v.status, v.liveness = VehicleStatus.IDLE, Liveness.FRESH
+    v.status, v.liveness = OperatingStatus.IDLE, Liveness.FRESH
     v.landed, v.armed = True, False
     return v
 

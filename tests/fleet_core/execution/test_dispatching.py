@@ -21,7 +21,7 @@ from fleet_core.dispatch.state import MissionState
 from fleet_core.execution.model import FlyMission, ReturnHome
 from fleet_core.execution.runs import NEXT_LEG_PCT, Effect, PlanStarted
 from fleet_core.execution.trips import TripState
-from fleet_core.fleet.model import Liveness, VehicleStatus
+from fleet_core.fleet.model import Liveness, OperatingStatus
 from fleet_core.geo import haversine_m
 from fleet_core.planning import MissionPlan, PlanningError, WaypointKind, split_survey
 
@@ -139,13 +139,13 @@ def test_the_rest_flown_by_another_vehicle_moves_the_missions_progress_on() -> N
 
 def test_a_vehicle_gone_offline_mid_mission_counts_as_lost() -> None:
     f, mid, gone, other = survey_under_way()
-    f.vehicle(gone).status = VehicleStatus.OFFLINE
+    f.vehicle(gone).status = OperatingStatus.OFFLINE
     finished_by_the_other(f, mid, gone, other, why="lost", effects=f.tick())
 
 
 def test_a_vehicle_put_in_maintenance_mid_mission_goes_home_and_another_finishes() -> None:
     f, mid, gone, other = survey_under_way()
-    f.vehicle(gone).status = VehicleStatus.MAINTENANCE
+    f.vehicle(gone).status = OperatingStatus.MAINTENANCE
     effects = f.tick()
     assert effects[0] == ReturnHome(gone)
     finished_by_the_other(f, mid, gone, other, why="maintenance", effects=effects)

@@ -22,7 +22,7 @@ from fleet_core.fleet.coordination import (
     ReturnToLaunch,
     safety_command,
 )
-from fleet_core.fleet.events import Event, EventType, Severity
+from fleet_core.fleet.events import Event, EventSeverity, EventType
 from fleet_core.fleet.model import LivenessThresholds, VehicleSpec, VehicleState
 from fleet_core.geo import GeoPoint, LocalFrame
 from fleet_core.mavlink import LandedState, Px4Mode
@@ -87,7 +87,7 @@ def test_of_a_head_on_pair_on_missions_the_larger_id_yields_and_holds_higher() -
     c = coordinator()
     reaction = c.check(head_on(), NOW)
     event = only(reaction, EventType.COLLISION_AVOIDANCE)
-    assert (event.vehicle_ids, event.severity) == (("uav0", "uav1"), Severity.CRITICAL)
+    assert (event.vehicle_ids, event.severity) == (("uav0", "uav1"), EventSeverity.CRITICAL)
     assert event.resolution == "uav1 holds position until separation is restored"
     assert dict(event.data)["yielding"] == "uav1"
     climb = 8.0 + 4.0  # the vertical minimum + 4 m
@@ -158,7 +158,7 @@ def test_a_vehicle_about_to_enter_a_zone_holds_before_it() -> None:
     reaction = coordinator(zones=(zone(150, 250),)).check(
         fleet(vehicle("uav0", 100.0, ve=8.0)), NOW)
     event = only(reaction, EventType.AIRSPACE_CONFLICT)
-    assert (event.severity, event.resolution) == (Severity.WARNING,
+    assert (event.severity, event.resolution) == (EventSeverity.WARNING,
                                                   "commanded hold before the zone")
     assert dict(event.data) == {"zone": "nfz", "inside": "false"}
     assert reaction.commands == (Hold("uav0", "hold before the zone"),)
@@ -167,7 +167,7 @@ def test_a_vehicle_about_to_enter_a_zone_holds_before_it() -> None:
 def test_a_vehicle_inside_a_zone_returns_to_launch() -> None:
     reaction = coordinator(zones=(zone(150, 250),)).check(fleet(vehicle("uav0", 200.0)), NOW)
     event = only(reaction, EventType.AIRSPACE_CONFLICT)
-    assert (event.severity, event.resolution) == (Severity.CRITICAL,
+    assert (event.severity, event.resolution) == (EventSeverity.CRITICAL,
                                                   "commanded return to launch")
     assert reaction.commands == (ReturnToLaunch("uav0", "return to launch"),)
 
@@ -217,7 +217,7 @@ def test_vehicles_on_the_ground_or_in_maintenance_are_not_checked_against_zones(
 def test_a_low_battery_is_a_warning_only() -> None:
     reaction = coordinator().check(fleet(vehicle("uav0", battery=25.0)), NOW)
     event = only(reaction, EventType.LOW_BATTERY)
-    assert (event.severity, event.resolution) == (Severity.WARNING, "warning only")
+    assert (event.severity, event.resolution) == (EventSeverity.WARNING, "warning only")
     assert reaction.commands == ()
 
 
@@ -226,7 +226,7 @@ def test_a_critical_battery_with_home_in_reach_returns_to_launch() -> None:
     reaction = coordinator().check(fleet(vehicle("uav0", 500.0, home_east=0.0,
                                                  battery=15.0)), NOW)
     event = only(reaction, EventType.LOW_BATTERY)
-    assert (event.severity, event.resolution) == (Severity.CRITICAL,
+    assert (event.severity, event.resolution) == (EventSeverity.CRITICAL,
                                                   "commanded return to launch")
     data = dict(event.data)
     assert data["percent"] == "15.0"
@@ -245,7 +245,7 @@ def test_a_critical_battery_with_home_out_of_reach_lands_where_it_is() -> None:
 @pytest.mark.parametrize("mode", [Px4Mode.RTL, Px4Mode.LAND])
 def test_a_vehicle_already_going_down_is_not_commanded(mode: Px4Mode) -> None:
     reaction = coordinator().check(fleet(vehicle("uav0", battery=15.0, mode=mode)), NOW)
-    assert only(reaction, EventType.LOW_BATTERY).severity is Severity.CRITICAL
+    assert only(reaction, EventType.LOW_BATTERY).severity is EventSeverity.CRITICAL
     assert reaction.commands == ()
 
 
@@ -264,13 +264,13 @@ def test_a_warning_that_turns_critical_is_reissued_as_critical_and_commanded() -
     warned = only(c.check(fleet(vehicle("uav0", battery=25.0)), NOW), EventType.LOW_BATTERY)
     critical = c.check(fleet(vehicle("uav0", battery=15.0)), NOW + 1.0)
     event = only(critical, EventType.LOW_BATTERY)
-    assert (event.event_id, event.severity) == (warned.event_id, Severity.CRITICAL)
+    assert (event.event_id, event.severity) == (warned.event_id, EventSeverity.CRITICAL)
     assert critical.commands == (ReturnToLaunch("uav0", "return to launch"),)
 
 
 def test_a_critical_battery_on_the_ground_is_a_warning_only() -> None:
     reaction = coordinator().check(fleet(vehicle("uav0", battery=15.0, airborne=False)), NOW)
-    assert only(reaction, EventType.LOW_BATTERY).severity is Severity.WARNING
+    assert only(reaction, EventType.LOW_BATTERY).severity is EventSeverity.WARNING
     assert reaction.commands == ()
 
 
@@ -288,7 +288,7 @@ def test_a_lost_link_opens_an_event_that_a_fresh_sample_resolves() -> None:
     c = coordinator()
     lost = c.check(fleet(vehicle("uav0", battery=95.0, seen=NOW - 12.5)), NOW)
     event = only(lost, EventType.LINK_LOST)
-    assert (event.severity, event.resolution) == (Severity.CRITICAL,
+    assert (event.severity, event.resolution) == (EventSeverity.CRITICAL,
                                                   "waiting for the link to recover")
     assert dict(event.data) == {"last_seen_s_ago": "12.5"}
     assert lost.commands == ()
@@ -320,7 +320,7 @@ def test_a_removed_vehicle_has_its_link_and_battery_events_resolved_and_is_forgo
 def test_a_failed_command_is_a_one_shot_critical_event() -> None:
     event = coordinator().command_failed("uav0", "return to launch", 2, "refused", NOW)
     assert (event.type, event.severity, event.resolved) == (EventType.COMMAND_FAILED,
-                                                            Severity.CRITICAL, True)
+                                                            EventSeverity.CRITICAL, True)
     assert dict(event.data) == {"command": "return to launch", "attempts": "2"}
     assert event.resolution == "return to launch failed: refused"
 

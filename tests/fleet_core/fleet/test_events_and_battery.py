@@ -7,17 +7,17 @@ import math
 import pytest
 
 from fleet_core.fleet.battery import BatteryAction, BatteryPolicy
-from fleet_core.fleet.events import EventBook, EventType, Severity
+from fleet_core.fleet.events import EventBook, EventSeverity, EventType
 
 
 def test_an_open_problem_is_reported_once_and_resolved_once() -> None:
     book = EventBook()
     key = ("link", "uav0")
     first = book.open(key, type_=EventType.LINK_LOST, vehicle_ids=("uav0",),
-                      severity=Severity.WARNING, now=1.0)
+                      severity=EventSeverity.WARNING, now=1.0)
     assert first is not None
     assert book.open(key, type_=EventType.LINK_LOST, vehicle_ids=("uav0",),
-                     severity=Severity.WARNING, now=2.0) is None
+                     severity=EventSeverity.WARNING, now=2.0) is None
     done = book.resolve(key, 3.0, "link restored")
     assert done is not None
     assert (done.event_id, done.resolved, done.resolution) == (first.event_id, True,
@@ -28,12 +28,12 @@ def test_an_open_problem_is_reported_once_and_resolved_once() -> None:
 def test_a_rising_severity_reissues_the_same_event() -> None:
     book = EventBook()
     a = book.open(("bat", "uav0"), type_=EventType.LOW_BATTERY, vehicle_ids=("uav0",),
-                  severity=Severity.WARNING, now=1.0)
+                  severity=EventSeverity.WARNING, now=1.0)
     b = book.open(("bat", "uav0"), type_=EventType.LOW_BATTERY, vehicle_ids=("uav0",),
-                  severity=Severity.CRITICAL, now=2.0)
+                  severity=EventSeverity.CRITICAL, now=2.0)
     assert a is not None
     assert b is not None
-    assert (b.event_id, b.severity) == (a.event_id, Severity.CRITICAL)
+    assert (b.event_id, b.severity) == (a.event_id, EventSeverity.CRITICAL)
 
 
 POLICY = BatteryPolicy(warning_percent=30, critical_percent=20, reserve_percent=5)

@@ -9,11 +9,11 @@ import pytest
 from fleet_core.fleet.model import (
     Liveness,
     LivenessThresholds,
+    OperatingStatus,
     RejectReason,
     TelemetryLimits,
     VehicleSpec,
     VehicleState,
-    VehicleStatus,
     check_battery,
     check_position,
     check_stamp,
@@ -42,24 +42,24 @@ def test_a_vehicle_whose_mavros_reports_disconnected_is_lost_at_once() -> None:
     s = seen(100.0)
     s.connected = False
     assert s.liveness(100.0, TH) is Liveness.LOST
-    assert s.status(100.0, TH) is VehicleStatus.OFFLINE
+    assert s.status(100.0, TH) is OperatingStatus.OFFLINE
 
 
 def test_a_vehicle_never_heard_from_is_unknown() -> None:
     s = VehicleState(VehicleSpec("uav0", "/uav0/mavros"))
-    assert s.status(0.0, TH) is VehicleStatus.UNKNOWN
+    assert s.status(0.0, TH) is OperatingStatus.UNKNOWN
 
 
 @pytest.mark.parametrize(("kw", "expected"), [
-    ({"landed_state": LandedState.ON_GROUND}, VehicleStatus.IDLE),
+    ({"landed_state": LandedState.ON_GROUND}, OperatingStatus.IDLE),
     ({"landed_state": LandedState.IN_AIR, "armed": True, "mode": "AUTO.MISSION"},
-     VehicleStatus.IN_MISSION),
+     OperatingStatus.IN_MISSION),
     ({"landed_state": LandedState.IN_AIR, "armed": True, "mode": "AUTO.RTL"},
-     VehicleStatus.RETURNING),
-    ({"landed_state": LandedState.ON_GROUND, "battery_charging": True}, VehicleStatus.CHARGING),
-    ({"landed_state": LandedState.IN_AIR, "maintenance": True}, VehicleStatus.MAINTENANCE),
+     OperatingStatus.RETURNING),
+    ({"landed_state": LandedState.ON_GROUND, "battery_charging": True}, OperatingStatus.CHARGING),
+    ({"landed_state": LandedState.IN_AIR, "maintenance": True}, OperatingStatus.MAINTENANCE),
 ], ids=["idle", "in-mission", "returning", "charging", "maintenance-wins"])
-def test_status_is_derived_from_the_state(kw: dict[str, object], expected: VehicleStatus) -> None:
+def test_status_is_derived_from_the_state(kw: dict[str, object], expected: OperatingStatus) -> None:
     assert seen(**kw).status(100.0, TH) is expected
 
 

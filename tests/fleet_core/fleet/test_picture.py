@@ -7,10 +7,10 @@ import math
 
 from fleet_core.fleet.model import (
     LivenessThresholds,
+    OperatingStatus,
     RejectReason,
     VehicleSpec,
     VehicleState,
-    VehicleStatus,
 )
 from fleet_core.fleet.picture import (
     DiagnosticLevel,
@@ -40,8 +40,8 @@ def test_vehicles_are_counted_by_status() -> None:
     serviced.maintenance = True
     views = [VehicleView.at(v, 100.0, TH) for v in (idle, serviced, heard("c"))]
     counts = counts_by_status(views)
-    assert len(counts) == len(VehicleStatus)
-    assert (counts[VehicleStatus.IDLE], counts[VehicleStatus.MAINTENANCE]) == (2, 1)
+    assert len(counts) == len(OperatingStatus)
+    assert (counts[OperatingStatus.IDLE], counts[OperatingStatus.MAINTENANCE]) == (2, 1)
 
 
 def test_a_changed_status_is_noticed_until_it_is_published() -> None:

@@ -11,7 +11,7 @@ from fleet_core.planning import (
     PlanningContext,
     PlanningError,
     WaypointKind,
-    WindObservation,
+    WindReport,
     parse_request,
     plan_mission,
 )
@@ -39,14 +39,14 @@ def test_a_delivery_over_the_vehicles_payload_limit_is_rejected() -> None:
 
 
 def test_wind_over_the_limit_is_rejected() -> None:
-    ctx = context(wind=WindObservation(14.0, 270.0, 990.0))
+    ctx = context(wind=WindReport(14.0, 270.0, 990.0))
     with pytest.raises(PlanningError, match=r"wind 14.0 m/s exceeds .* 12.0 m/s"):
         plan_mission(parse_request(delivery()), ctx)
 
 
 def test_a_vehicle_with_its_own_wind_limit_is_judged_by_it() -> None:
     short = delivery(far=200.0)
-    gusty = WindObservation(12.5, 270.0, 990.0)
+    gusty = WindReport(12.5, 270.0, 990.0)
     with pytest.raises(PlanningError, match=r"wind 12.5 m/s exceeds .* 12.0 m/s"):
         plan_mission(parse_request(short), context(wind=gusty))  # the planner's default
     sturdy = dataclasses.replace(VEHICLE, max_wind_mps=16.0)
@@ -54,7 +54,7 @@ def test_a_vehicle_with_its_own_wind_limit_is_judged_by_it() -> None:
     light = dataclasses.replace(VEHICLE, max_wind_mps=6.0)
     with pytest.raises(PlanningError, match=r"wind 8.0 m/s exceeds the vehicle's limit of 6.0"):
         plan_mission(parse_request(short),
-                     context(vehicle=light, wind=WindObservation(8.0, 270.0, 990.0)))
+                     context(vehicle=light, wind=WindReport(8.0, 270.0, 990.0)))
 
 
 def test_a_headwind_costs_more_energy_than_calm_air() -> None:
@@ -62,11 +62,11 @@ def test_a_headwind_costs_more_energy_than_calm_air() -> None:
     # The dropoff is east: a wind from the east is a headwind out and a tailwind back,
     # which costs more than calm air overall (drag grows with the square of airspeed).
     windy = plan_mission(parse_request(delivery()),
-                         context(wind=WindObservation(8.0, 90.0, 990.0)))
+                         context(wind=WindReport(8.0, 90.0, 990.0)))
     assert windy.energy_wh > calm.energy_wh * 1.05
     model = EnergyModel()
-    t_head, e_head = model.cruise(1000.0, 0.0, 8.0, 0.0, WindObservation(8.0, 90.0, 0.0))
-    t_tail, e_tail = model.cruise(1000.0, 0.0, 8.0, 0.0, WindObservation(8.0, 270.0, 0.0))
+    t_head, e_head = model.cruise(1000.0, 0.0, 8.0, 0.0, WindReport(8.0, 90.0, 0.0))
+    t_tail, e_tail = model.cruise(1000.0, 0.0, 8.0, 0.0, WindReport(8.0, 270.0, 0.0))
     assert e_head > e_tail
     assert t_head > t_tail  # airspeed capped at 12 m/s: 8 m/s over ground is not reachable
 

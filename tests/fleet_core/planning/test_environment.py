@@ -11,7 +11,7 @@ from fleet_core.planning import (
     PlaceRef,
     PlanningContext,
     PlanningError,
-    WindObservation,
+    WindReport,
     parse_request,
 )
 from fleet_core.planning.environment import (
@@ -75,6 +75,6 @@ def test_a_zone_above_the_cruise_altitude_is_not_in_the_way() -> None:
 def test_wind_beyond_the_vehicles_limit_is_refused() -> None:
     request = parse_request({"type": "emergency", "altitude_m": 40,
                              "target": {"latitude": 47.3977, "longitude": 8.5456}})
-    windy = dataclasses.replace(CTX, wind=WindObservation(20.0, 90.0, observed_at=1000.0))
+    windy = dataclasses.replace(CTX, wind=WindReport(20.0, 90.0, observed_at=1000.0))
     with pytest.raises(PlanningError, match=r"wind 20.0 m/s exceeds the vehicle's limit"):
         check_conditions(request, windy)

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from fleet_core.geo import GeoPoint, LocalFrame
-from fleet_core.mavlink import LandedState, MavResult, MavState, Severity
+from fleet_core.mavlink import LandedState, MavResult, MavSeverity, MavState
 from fleet_core.sim.battery import Battery
 from fleet_core.sim.commander import Commander, Failure
 from fleet_core.sim.config import BatterySpec, SimVehicleConfig
@@ -97,7 +97,7 @@ class TestFailsafes:
         c.check_battery()
         c.check_battery()
         assert [(t.severity, t.text) for t in c.outbox.drain_texts()] == [
-            (Severity.WARNING, "Low battery level! Return advised")]
+            (MavSeverity.WARNING, "Low battery level! Return advised")]
         c.battery.soc = 0.04
         c.check_battery()
         assert [t.text for t in c.outbox.drain_texts()] == [

@@ -128,7 +128,7 @@ class WaitEstimate:
 
 
 @dataclass(frozen=True, slots=True)
-class ChargingSession:
+class PadSession:
     """One charging session: in progress (``ended_at`` None), finished or abandoned.
 
     ``queue_wait_s`` is the time from the request until a pad was assigned; the flight to

@@ -11,9 +11,9 @@ from fleet_core.charging.errors import ChargingError
 from fleet_core.charging.model import (
     ChargeRequest,
     ChargingPolicy,
-    ChargingSession,
     ChargingStation,
     PadAssignment,
+    PadSession,
     Urgency,
     WaitEstimate,
 )
@@ -184,12 +184,12 @@ class ChargingQueue:
         held.start_pct = battery_pct
         held.current_pct = battery_pct
 
-    def session(self, vehicle_id: str) -> ChargingSession:
+    def session(self, vehicle_id: str) -> PadSession:
         """Return the session of a vehicle charging now, as far as it has got."""
         held = self._started(vehicle_id)
         assert held.started_at is not None
         req = held.waiting.request
-        return ChargingSession(
+        return PadSession(
             vehicle_id=vehicle_id, station_id=self.stations[held.station].station_id,
             pad=held.pad, requested_at=held.waiting.requested_at, assigned_at=held.assigned_at,
             started_at=held.started_at, ended_at=None,
@@ -206,7 +206,7 @@ class ChargingQueue:
         held.current_pct = battery_pct
         return battery_pct >= held.waiting.request.target_pct
 
-    def release(self, vehicle_id: str, battery_pct: float, now: float) -> ChargingSession:
+    def release(self, vehicle_id: str, battery_pct: float, now: float) -> PadSession:
         """The vehicle leaves its pad: free it and return the session's record."""
         held = self._started(vehicle_id)
         _check_time(now)
@@ -217,7 +217,7 @@ class ChargingQueue:
                                 f"start at {held.started_at}")
         self._free(held)
         req = held.waiting.request
-        return ChargingSession(
+        return PadSession(
             vehicle_id=vehicle_id,
             station_id=self.stations[held.station].station_id,
             pad=held.pad,

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from fleet_core.dispatch.demand import Demand
 from fleet_core.dispatch.errors import DispatchError
-from fleet_core.fleet.model import VehicleSpec, VehicleStatus
+from fleet_core.fleet.model import OperatingStatus, VehicleSpec
 from fleet_core.geo import GeoPoint
 
 FloatArray = npt.NDArray[np.float64]
@@ -34,7 +34,7 @@ class VehicleCandidate:
     battery_pct: float
     available_energy_wh: float
     spec: VehicleSpec
-    status: VehicleStatus
+    status: OperatingStatus
     fresh: bool
     site: str | None = None  # where it is based now; None: the spec's home_site
 
@@ -76,7 +76,7 @@ class VehicleCandidate:
     @property
     def available(self) -> bool:
         """Tell whether the vehicle may be given new work: idle with fresh telemetry."""
-        return self.fresh and self.status is VehicleStatus.IDLE
+        return self.fresh and self.status is OperatingStatus.IDLE
 
 
 @dataclass(frozen=True, slots=True)

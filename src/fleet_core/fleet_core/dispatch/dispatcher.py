@@ -25,7 +25,7 @@ from fleet_core.dispatch.state import (
     check_priority,
     check_vehicle_pin,
 )
-from fleet_core.fleet.model import VehicleStatus
+from fleet_core.fleet.model import OperatingStatus
 
 Splitter = Callable[[MissionRecord, int], Sequence[Demand]]
 """Re-plans a mission as ``k`` parts (the caller's planner); returns one Demand per part."""
@@ -139,7 +139,7 @@ class _Recurring:
     missed: int = 0
 
 
-MissionEvent = MissionTransition | Modification
+MissionChange = MissionTransition | Modification
 
 
 class Dispatcher:
@@ -161,7 +161,7 @@ class Dispatcher:
         self._planned: dict[str, MissionRecord] = {}
         self._reserved: dict[str, str] = {}  # mission id -> vehicle id charging for it
         self._recurring: dict[str, _Recurring] = {}
-        self._events: list[MissionEvent] = []
+        self._events: list[MissionChange] = []
         self.waiting_reasons: dict[str, str] = {}  # queued mission -> why no vehicle yet
         self._pin_missing_since: dict[str, float] = {}  # mission id -> first tick without it
         self._unservable_since: dict[str, float] = {}  # mission id -> first tick nobody could
@@ -197,7 +197,7 @@ class Dispatcher:
         """Return the vehicle charging for ``mission_id``, if any."""
         return self._reserved.get(mission_id)
 
-    def drain_events(self) -> list[MissionEvent]:
+    def drain_events(self) -> list[MissionChange]:
         """Return the transitions and modifications since the last call, oldest first."""
         events, self._events = self._events, []
         return events
@@ -772,7 +772,7 @@ class Dispatcher:
         for mission_id, vehicle_id in list(self._reserved.items()):
             i = matrix.index.get(vehicle_id)
             gone = i is None or matrix.vehicles[i].status in (
-                VehicleStatus.MAINTENANCE, VehicleStatus.OFFLINE, VehicleStatus.UNKNOWN)
+                OperatingStatus.MAINTENANCE, OperatingStatus.OFFLINE, OperatingStatus.UNKNOWN)
             if gone or self._missions[mission_id].state is not MissionState.QUEUED:
                 del self._reserved[mission_id]
 
@@ -845,14 +845,14 @@ class Dispatcher:
 
 
 # Why an idle-looking pinned vehicle is not free: worded to follow "which".
-_STATUS_WORDS: dict[VehicleStatus, str] = {
-    VehicleStatus.UNKNOWN: "reports no status yet",
-    VehicleStatus.IDLE: "is idle but not free",
-    VehicleStatus.IN_MISSION: "is flying a mission the dispatcher did not give it",
-    VehicleStatus.RETURNING: "is returning home",
-    VehicleStatus.CHARGING: "is charging",
-    VehicleStatus.MAINTENANCE: "is in maintenance",
-    VehicleStatus.OFFLINE: "is offline",
+_STATUS_WORDS: dict[OperatingStatus, str] = {
+    OperatingStatus.UNKNOWN: "reports no status yet",
+    OperatingStatus.IDLE: "is idle but not free",
+    OperatingStatus.IN_MISSION: "is flying a mission the dispatcher did not give it",
+    OperatingStatus.RETURNING: "is returning home",
+    OperatingStatus.CHARGING: "is charging",
+    OperatingStatus.MAINTENANCE: "is in maintenance",
+    OperatingStatus.OFFLINE: "is offline",
 }
 
 

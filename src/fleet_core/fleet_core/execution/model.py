@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from fleet_core.fleet.model import Liveness, VehicleSpec, VehicleStatus
+from fleet_core.fleet.model import Liveness, OperatingStatus, VehicleSpec
 from fleet_core.geo import GeoPoint
 from fleet_core.mavlink import MissionItem
 
@@ -16,7 +16,7 @@ class FleetVehicle:
     """What the planner knows of one vehicle, from fleet_manager's fleet picture."""
 
     spec: VehicleSpec
-    status: VehicleStatus = VehicleStatus.UNKNOWN
+    status: OperatingStatus = OperatingStatus.UNKNOWN
     liveness: Liveness = Liveness.LOST
     position: GeoPoint | None = None
     home: GeoPoint | None = None

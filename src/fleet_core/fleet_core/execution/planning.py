@@ -23,7 +23,7 @@ from fleet_core.planning import (
     MissionType,
     PlanningContext,
     WaypointKind,
-    WindObservation,
+    WindReport,
     plan_mission,
 )
 
@@ -36,7 +36,7 @@ class FleetPlanning:
     fleet_settings: FleetSettings
     specs: dict[str, VehicleSpec] = field(default_factory=dict)
     zones: list[NoFlyZone] = field(default_factory=list)
-    wind: WindObservation | None = None
+    wind: WindReport | None = None
     vehicles: dict[str, FleetVehicle] = field(default_factory=dict)
 
     @classmethod
@@ -84,10 +84,10 @@ class FleetPlanning:
         """Take a wind report; return "" or why it was ignored."""
         if not (math.isfinite(speed_mps) and speed_mps >= 0 and math.isfinite(direction_deg)):
             return f"ignored wind observation: speed {speed_mps}, direction {direction_deg}"
-        self.wind = WindObservation(speed_mps, direction_deg % 360.0, now)
+        self.wind = WindReport(speed_mps, direction_deg % 360.0, now)
         return ""
 
-    def current_wind(self, now: float) -> WindObservation | None:
+    def current_wind(self, now: float) -> WindReport | None:
         """The last wind report, unless the station has been quiet too long to trust it."""
         w = self.wind
         if w is None or now - w.observed_at > self.settings.wind_max_age_s:

@@ -53,7 +53,7 @@ from fleet_core.execution.model import (
 )
 from fleet_core.execution.planning import FleetPlanning, demand
 from fleet_core.execution.trips import ChargingTrips, SessionChanged, TripEffect, TripEnded
-from fleet_core.fleet.model import Liveness, VehicleStatus
+from fleet_core.fleet.model import Liveness, OperatingStatus
 from fleet_core.geo import GeoPoint, haversine_m
 from fleet_core.mavlink import MavCmd, MavFrame, MissionItem
 from fleet_core.planning import (
@@ -429,9 +429,9 @@ class MissionExecutor:
             if v is None:
                 continue
             why = None
-            if v.liveness is Liveness.LOST or v.status is VehicleStatus.OFFLINE:
+            if v.liveness is Liveness.LOST or v.status is OperatingStatus.OFFLINE:
                 why = Unavailability.LOST
-            elif v.status is VehicleStatus.MAINTENANCE:
+            elif v.status is OperatingStatus.MAINTENANCE:
                 why = Unavailability.MAINTENANCE
                 self._out.append(ReturnHome(run.vehicle_id))
             elif math.isfinite(v.battery_pct) and v.battery_pct <= critical \

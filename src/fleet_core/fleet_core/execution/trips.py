@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from fleet_core.charging.errors import ChargingError
-from fleet_core.charging.model import ChargeRequest, ChargingSession
+from fleet_core.charging.model import ChargeRequest, PadSession
 from fleet_core.charging.queue import ChargingQueue
 from fleet_core.execution.model import FleetVehicle, FlyMission
 from fleet_core.geo import GeoPoint, haversine_m
@@ -42,7 +42,7 @@ class Trip:
     state: TripState = TripState.QUEUED
     station_id: str = ""
     pad: int = -1
-    session: ChargingSession | None = None
+    session: PadSession | None = None
     reason: str = ""
 
 
@@ -51,7 +51,7 @@ class SessionChanged:
     """A charging session started or ended: announce it (a recorder keeps one row)."""
 
     trip: Trip
-    session: ChargingSession
+    session: PadSession
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import assert_never
 from fleet_core.fleet.airspace import Airspace, AirspaceHit
 from fleet_core.fleet.battery import BatteryAction
 from fleet_core.fleet.config import FleetSettings, SafetyAction, SeparationStrategy
-from fleet_core.fleet.events import Event, EventBook, EventType, Severity
+from fleet_core.fleet.events import Event, EventBook, EventSeverity, EventType
 from fleet_core.fleet.model import Liveness, VehicleState
 from fleet_core.fleet.separation import Track, closest_approach, find_conflicts, yielding_vehicle
 from fleet_core.geo import haversine_m
@@ -166,7 +166,7 @@ class Coordinator:
         # Nothing stays open (and nothing accumulates in the book).
         return self.book.notice(
             type_=EventType.COMMAND_FAILED, vehicle_ids=(vehicle_id,),
-            severity=Severity.CRITICAL, now=now,
+            severity=EventSeverity.CRITICAL, now=now,
             data={"command": what, "attempts": str(attempts)},
             resolution=f"{what} failed: {detail}")
 
@@ -181,7 +181,7 @@ class Coordinator:
             if liveness is Liveness.LOST:
                 out.emit(self.book.open(
                     key, type_=EventType.LINK_LOST, vehicle_ids=(vid,),
-                    severity=Severity.CRITICAL, now=now,
+                    severity=EventSeverity.CRITICAL, now=now,
                     resolution="waiting for the link to recover",
                     data={"last_seen_s_ago": f"{now - v.last_seen:.1f}"}))
             elif liveness is Liveness.FRESH:
@@ -204,13 +204,13 @@ class Coordinator:
             data = {"percent": f"{v.battery_percent:.1f}", "distance_home_m": f"{dist:.0f}"}
             if action is BatteryAction.WARN:
                 out.emit(self.book.open(key, type_=EventType.LOW_BATTERY, vehicle_ids=(vid,),
-                                        severity=Severity.WARNING, now=now, data=data,
+                                        severity=EventSeverity.WARNING, now=now, data=data,
                                         resolution="warning only"))
                 continue
             rtl = action is BatteryAction.RETURN
             what = "return to launch" if rtl else "land: home out of reach"
             out.emit(self.book.open(key, type_=EventType.LOW_BATTERY, vehicle_ids=(vid,),
-                                    severity=Severity.CRITICAL, now=now, data=data,
+                                    severity=EventSeverity.CRITICAL, now=now, data=data,
                                     resolution=f"commanded {what}"))
             # A vehicle already on its way down needs no command (nor would it obey RTL).
             if key not in self._acted and v.mode not in _GOING_DOWN_MODES:
@@ -238,7 +238,8 @@ class Coordinator:
                 what = _airspace_what(action, hit)
                 out.emit(self.book.open(
                     key, type_=EventType.AIRSPACE_CONFLICT, vehicle_ids=(vid,),
-                    severity=Severity.CRITICAL if hit.inside else Severity.WARNING, now=now,
+                    severity=EventSeverity.CRITICAL if hit.inside else EventSeverity.WARNING,
+                    now=now,
                     data={"zone": hit.zone_id, "inside": str(hit.inside).lower()},
                     resolution=f"commanded {what}"))
                 if key not in self._acted:
@@ -268,7 +269,7 @@ class Coordinator:
             yielder = yielding_vehicle(c, priority)
             opened = self.book.open(
                 ("separation", *key), type_=EventType.COLLISION_AVOIDANCE, vehicle_ids=key,
-                severity=Severity.CRITICAL, now=now,
+                severity=EventSeverity.CRITICAL, now=now,
                 data={"time_to_closest_s": f"{c.time_to_closest_s:.1f}",
                       "horizontal_m": f"{c.horizontal_m:.1f}", "vertical_m": f"{c.vertical_m:.1f}",
                       "yielding": yielder},

@@ -19,7 +19,7 @@ class EventType(IntEnum):
     COMMAND_FAILED = 6
 
 
-class Severity(IntEnum):
+class EventSeverity(IntEnum):
     """fleet_interfaces/CoordinationEvent.severity."""
 
     INFO = 0
@@ -34,7 +34,7 @@ class Event:
     event_id: str
     type: EventType
     vehicle_ids: tuple[str, ...]
-    severity: Severity
+    severity: EventSeverity
     stamp: float
     resolved: bool = False
     resolution: str = ""
@@ -50,7 +50,7 @@ class EventBook:
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def open(self, key: tuple[str, ...], *, type_: EventType, vehicle_ids: tuple[str, ...],
-             severity: Severity, now: float, data: dict[str, str] | None = None,
+             severity: EventSeverity, now: float, data: dict[str, str] | None = None,
              resolution: str = "") -> Event | None:
         """Open an event for ``key``; return it if new, None if one is already open.
 
@@ -69,7 +69,7 @@ class EventBook:
         self._open[key] = event
         return event
 
-    def notice(self, *, type_: EventType, vehicle_ids: tuple[str, ...], severity: Severity,
+    def notice(self, *, type_: EventType, vehicle_ids: tuple[str, ...], severity: EventSeverity,
                now: float, resolution: str, data: dict[str, str] | None = None) -> Event:
         """Return a one-shot event (already over when reported, e.g. a failed command)."""
         return Event(f"{self.prefix}-{next(self._counter)}", type_, vehicle_ids, severity, now,

@@ -11,7 +11,7 @@ from fleet_core.geo import GeoPoint, haversine_m
 from fleet_core.mavlink import LandedState
 
 
-class VehicleStatus(IntEnum):
+class OperatingStatus(IntEnum):
     """What a vehicle is doing, as the fleet sees it (fleet_interfaces/VehicleStatus)."""
 
     UNKNOWN = 0
@@ -132,21 +132,21 @@ class VehicleState:
             return Liveness.STALE
         return Liveness.FRESH
 
-    def status(self, now: float, thresholds: LivenessThresholds) -> VehicleStatus:
+    def status(self, now: float, thresholds: LivenessThresholds) -> OperatingStatus:
         """Return the fleet status at ``now``; maintenance wins over everything."""
         if self.maintenance:
-            return VehicleStatus.MAINTENANCE
+            return OperatingStatus.MAINTENANCE
         if self.last_seen is None:
-            return VehicleStatus.UNKNOWN
+            return OperatingStatus.UNKNOWN
         if self.liveness(now, thresholds) is Liveness.LOST:
-            return VehicleStatus.OFFLINE
+            return OperatingStatus.OFFLINE
         if self.battery_charging and not self.airborne:
-            return VehicleStatus.CHARGING
+            return OperatingStatus.CHARGING
         if self.airborne and self.mode in ("AUTO.RTL", "RTL", "AUTO.LAND", "LAND", "SMART_RTL"):
-            return VehicleStatus.RETURNING
+            return OperatingStatus.RETURNING
         if self.airborne or (self.armed and self.current_mission_id):
-            return VehicleStatus.IN_MISSION
-        return VehicleStatus.IDLE
+            return OperatingStatus.IN_MISSION
+        return OperatingStatus.IDLE
 
     def gps_ok(self, now: float, thresholds: LivenessThresholds) -> bool:
         """Tell whether the vehicle has a 3D fix that still arrives and a valid position estimate.

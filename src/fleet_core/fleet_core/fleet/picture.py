@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
-from fleet_core.fleet.model import Liveness, LivenessThresholds, VehicleState, VehicleStatus
+from fleet_core.fleet.model import Liveness, LivenessThresholds, OperatingStatus, VehicleState
 from fleet_core.geo import LocalFrame
 
 
@@ -21,7 +21,7 @@ class VehicleView:
     """A vehicle as reported at one instant."""
 
     state: VehicleState
-    status: VehicleStatus
+    status: OperatingStatus
     liveness: Liveness
     gps_ok: bool
 
@@ -40,7 +40,7 @@ class VehicleView:
 
 def counts_by_status(views: Iterable[VehicleView]) -> list[int]:
     """Return how many vehicles are in each status, indexed by the status's value."""
-    counts = [0] * len(VehicleStatus)
+    counts = [0] * len(OperatingStatus)
     for view in views:
         counts[int(view.status)] += 1
     return counts
@@ -50,7 +50,7 @@ class StatusWatch:
     """The statuses last published, to publish again at once when one changes."""
 
     def __init__(self) -> None:
-        self._published: dict[str, VehicleStatus] = {}
+        self._published: dict[str, OperatingStatus] = {}
 
     def changed(self, fleet: Mapping[str, VehicleState], now: float,
                 thresholds: LivenessThresholds) -> bool:

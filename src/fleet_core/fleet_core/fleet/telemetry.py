@@ -23,8 +23,7 @@ from fleet_core.fleet.model import (
     check_stamp,
 )
 from fleet_core.geo import GeoPoint
-from fleet_core.mavlink import SENSOR_MOTOR_OUTPUTS, SENSORS_PRESENT, LandedState
-from fleet_core.mavlink import Severity as TextSeverity
+from fleet_core.mavlink import SENSOR_MOTOR_OUTPUTS, SENSORS_PRESENT, LandedState, MavSeverity
 
 MAX_RELATIVE_ALTITUDE_M = 20_000.0
 """Heights above home beyond this are garbage, not flight."""
@@ -291,7 +290,7 @@ def take(state: VehicleState, sample: Telemetry | Rejected, stamp: float | None,
             v.estimator_ok = estimator_ok
             v.position_estimate_ok = position_ok
         case AutopilotText(severity=severity, text=text):
-            if severity <= TextSeverity.WARNING:
+            if severity <= MavSeverity.WARNING:
                 v.warnings.append(text[:MAX_WARNING_CHARS])
         case ItemReached(seq=seq):
             v.last_reached_item = seq

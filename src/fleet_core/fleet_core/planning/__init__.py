@@ -25,7 +25,7 @@ from fleet_core.planning.types import (
     SpiralDirection,
     Waypoint,
     WaypointKind,
-    WindObservation,
+    WindReport,
 )
 from fleet_core.planning.validation import validate_waypoints
 
@@ -48,7 +48,7 @@ __all__ = [
     "Waypoint",
     "WaypointKind",
     "WaypointLibrary",
-    "WindObservation",
+    "WindReport",
     "load_library",
     "mission_item_map",
     "parse_request",

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from fleet_core.fleet.model import VehicleSpec
-from fleet_core.planning.types import WindObservation
+from fleet_core.planning.types import WindReport
 from fleet_core.sim.config import BatterySpec, FlightLimits
 
 
@@ -61,7 +61,7 @@ class EnergyModel:
                 + self.climb_w_per_mps * max(0.0, climb_rate))
 
     def cruise(self, dx: float, dy: float, speed: float, payload_kg: float,
-               wind: WindObservation | None) -> tuple[float, float]:
+               wind: WindReport | None) -> tuple[float, float]:
         """Return (seconds, Wh) of a horizontal leg flown from rest to rest at ``speed``.
 
         The autopilot holds ground speed; into a headwind the airspeed (and drag) rises,

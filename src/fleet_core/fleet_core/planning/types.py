@@ -148,7 +148,7 @@ class MissionRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class WindObservation:
+class WindReport:
     """Wind from a local station: speed, and the bearing it blows *from*."""
 
     speed_mps: float
@@ -166,7 +166,7 @@ class PlanningContext:
     available_energy_wh: float | None = None  # None: a full battery
     no_fly_zones: Sequence[NoFlyZone] = ()
     now: float = 0.0
-    wind: WindObservation | None = None
+    wind: WindReport | None = None
     library: WaypointLibrary = field(default_factory=WaypointLibrary)
     charging_stations: Sequence[tuple[str, GeoPoint]] = ()
     reserve_pct: float = 20.0

@@ -16,8 +16,8 @@ from fleet_core.mavlink import (
     SENSOR_MOTOR_OUTPUTS,
     SENSORS_PRESENT,
     MavResult,
+    MavSeverity,
     MavState,
-    Severity,
 )
 from fleet_core.sim.battery import Battery
 from fleet_core.sim.config import SimVehicleConfig
@@ -121,7 +121,7 @@ class Commander:
         if mode not in PX4_MODES:
             return False
         if self.motor_failure and mode != "AUTO.LAND":
-            self.outbox.say(Severity.CRITICAL, f"Switching to {mode} is currently not possible")
+            self.outbox.say(MavSeverity.CRITICAL, f"Switching to {mode} is currently not possible")
             return False
         if mode not in _SUPPORTED_MODES:
             self._refuse_mode(mode, "no manual control or setpoints")
@@ -136,7 +136,8 @@ class Commander:
         return True
 
     def _refuse_mode(self, mode: str, why: str) -> None:
-        self.outbox.say(Severity.CRITICAL, f"Switching to {mode} is currently not possible: {why}")
+        self.outbox.say(MavSeverity.CRITICAL,
+                        f"Switching to {mode} is currently not possible: {why}")
 
     def mode_result(self, mode: str) -> MavResult:
         """Request ``mode`` and answer as the COMMAND_ACK would."""
@@ -149,7 +150,7 @@ class Commander:
             if not self.armed:
                 return MavResult.ACCEPTED
             if self.body.airborne and not force:
-                self.outbox.say(Severity.CRITICAL, "Disarming denied: not landed")
+                self.outbox.say(MavSeverity.CRITICAL, "Disarming denied: not landed")
                 return MavResult.TEMPORARILY_REJECTED
             self._disarm("Disarmed by external command")
             return MavResult.ACCEPTED
@@ -158,12 +159,12 @@ class Commander:
         if not force:
             reason = self._arming_refusal()
             if reason is not None:
-                self.outbox.say(Severity.CRITICAL, f"Arming denied: {reason}")
+                self.outbox.say(MavSeverity.CRITICAL, f"Arming denied: {reason}")
                 return MavResult.TEMPORARILY_REJECTED
         self.armed = True
         self.outbox.state_changed = True
         self._ground_timer = 0.0
-        self.outbox.say(Severity.INFO, "Armed by external command")
+        self.outbox.say(MavSeverity.INFO, "Armed by external command")
         self.navigator.enter(self.mode)
         return MavResult.ACCEPTED
 
@@ -186,7 +187,7 @@ class Commander:
     def _disarm(self, why: str) -> None:
         self.armed = False
         self.outbox.state_changed = True
-        self.outbox.say(Severity.INFO, why)
+        self.outbox.say(MavSeverity.INFO, why)
 
     # ----------------------------------------------------------------- failsafes
     def inject(self, failure: Failure, active: bool, now: float) -> str:
@@ -207,7 +208,7 @@ class Commander:
         elif failure is Failure.BATTERY_FAULT:
             self.battery.fault = False
         elif failure is Failure.GPS_LOSS:
-            self.outbox.say(Severity.INFO, "GPS fix regained")
+            self.outbox.say(MavSeverity.INFO, "GPS fix regained")
         self.outbox.state_changed = True
         return f"{failure.name} cleared on {vid}"
 
@@ -216,16 +217,16 @@ class Commander:
         if failure is Failure.LINK_LOSS:
             self._link_lost_at = now
         elif failure is Failure.GPS_LOSS:
-            say(Severity.CRITICAL, "GPS fix lost")
+            say(MavSeverity.CRITICAL, "GPS fix lost")
             if self.body.airborne and self.mode != "AUTO.LAND":
-                say(Severity.CRITICAL, "Failsafe activated: no global position, landing")
+                say(MavSeverity.CRITICAL, "Failsafe activated: no global position, landing")
                 self.set_mode("AUTO.LAND")
         elif failure is Failure.BATTERY_FAULT:
             self.battery.fault = True
             self.battery.soc = min(self.battery.soc, 0.12)
-            say(Severity.CRITICAL, "Battery failure: cell imbalance, discharge fast")
+            say(MavSeverity.CRITICAL, "Battery failure: cell imbalance, discharge fast")
         elif failure is Failure.MOTOR_FAILURE:
-            say(Severity.EMERGENCY, "Motor failure detected, emergency landing")
+            say(MavSeverity.EMERGENCY, "Motor failure detected, emergency landing")
             if self.body.airborne:
                 self.set_mode("AUTO.LAND")
 
@@ -233,11 +234,11 @@ class Commander:
         """Warn at each battery threshold crossed, once, and land at the emergency level."""
         spec = self.config.battery
         pct = self.battery.percent
-        for threshold, sev, text in ((spec.low_percent, Severity.WARNING,
+        for threshold, sev, text in ((spec.low_percent, MavSeverity.WARNING,
                                       "Low battery level! Return advised"),
-                                     (spec.critical_percent, Severity.CRITICAL,
+                                     (spec.critical_percent, MavSeverity.CRITICAL,
                                       "Critical battery level!"),
-                                     (spec.emergency_percent, Severity.EMERGENCY,
+                                     (spec.emergency_percent, MavSeverity.EMERGENCY,
                                       "Emergency battery level! Landing")):
             if pct <= threshold < self._battery_warned:
                 self._battery_warned = threshold
@@ -252,7 +253,7 @@ class Commander:
     def landed(self) -> None:
         """Note a touchdown: auto-disarm counts from now."""
         self._ground_timer = 0.0
-        self.outbox.say(Severity.INFO, "Landing detected")
+        self.outbox.say(MavSeverity.INFO, "Landing detected")
 
     def auto_disarm(self, dt: float) -> None:
         """Disarm after COM_DISARM_LAND on the ground after a flight, COM_DISARM_PRFLT before."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from fleet_core.geo import GeoPoint, LocalFrame
-from fleet_core.mavlink import MavCmd, MavFrame, MissionItem, Severity
+from fleet_core.mavlink import MavCmd, MavFrame, MavSeverity, MissionItem
 from fleet_core.sim.config import SimVehicleConfig
 from fleet_core.sim.kinematics import Airframe, Setpoint
 from fleet_core.sim.outbox import Outbox
@@ -75,16 +75,16 @@ class Navigator:
 
     def _acceptable(self, it: MissionItem, index: int) -> bool:
         if it.command not in _MISSION_COMMANDS:
-            self.outbox.say(Severity.CRITICAL, f"Mission rejected: unsupported command "
+            self.outbox.say(MavSeverity.CRITICAL, f"Mission rejected: unsupported command "
                                                f"{it.command} at item {index}")
             return False
         positional = it.command not in (MavCmd.DO_CHANGE_SPEED, MavCmd.NAV_RETURN_TO_LAUNCH)
         if positional and it.frame not in _GLOBAL_FRAMES:
-            self.outbox.say(Severity.CRITICAL, f"Mission rejected: unsupported frame "
+            self.outbox.say(MavSeverity.CRITICAL, f"Mission rejected: unsupported frame "
                                                f"{it.frame} at item {index}")
             return False
         if positional and not GeoPoint(it.x_lat, it.y_long, it.z_alt).is_valid():
-            self.outbox.say(Severity.CRITICAL, f"Mission rejected: invalid position at item "
+            self.outbox.say(MavSeverity.CRITICAL, f"Mission rejected: invalid position at item "
                                                f"{index}")
             return False
         if positional and not math.isfinite(it.z_alt):
@@ -174,7 +174,7 @@ class Navigator:
             self._here_to(self.takeoff_alt, keep_target=True)
             self._begin_takeoff()
             if self.body.airborne and self.body.up >= self.takeoff_alt - 0.5:
-                self.outbox.say(Severity.INFO, "Takeoff complete, holding")
+                self.outbox.say(MavSeverity.INFO, "Takeoff complete, holding")
                 return "AUTO.LOITER"
             return None
         if mode == "AUTO.RTL":
@@ -198,7 +198,7 @@ class Navigator:
     def _begin_takeoff(self) -> None:
         if self.body.lift_off():
             self.outbox.state_changed = True
-            self.outbox.say(Severity.INFO, "Takeoff detected")
+            self.outbox.say(MavSeverity.INFO, "Takeoff detected")
 
     def _item_target(self, it: MissionItem) -> tuple[float, float, float]:
         alt = it.z_alt if it.frame in _REL_FRAMES else it.z_alt - self.config.home.altitude
@@ -207,7 +207,7 @@ class Navigator:
 
     def _reached(self, seq: int) -> None:
         self.outbox.reached.append(seq)
-        self.outbox.say(Severity.INFO, f"Mission item {seq} reached")
+        self.outbox.say(MavSeverity.INFO, f"Mission item {seq} reached")
 
     def _advance(self) -> None:
         self._reached(self.seq)
@@ -216,7 +216,7 @@ class Navigator:
             self.seq += 1
         else:
             self.finished = True
-            self.outbox.say(Severity.INFO, "Mission finished, loitering" if self.body.airborne
+            self.outbox.say(MavSeverity.INFO, "Mission finished, loitering" if self.body.airborne
                             else "Mission finished")
         self.outbox.mission_changed = True
 

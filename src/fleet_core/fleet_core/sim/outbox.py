@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fleet_core.mavlink import Severity
+from fleet_core.mavlink import MavSeverity
 
 # PX4 drops status texts when its queue is full rather than block the autopilot.
 _MAX_TEXTS = 50
@@ -14,7 +14,7 @@ _MAX_TEXTS = 50
 class StatusText:
     """A status text the autopilot sent."""
 
-    severity: Severity
+    severity: MavSeverity
     text: str
 
 
@@ -27,7 +27,7 @@ class Outbox:
     state_changed: bool = True
     mission_changed: bool = True
 
-    def say(self, severity: Severity, text: str) -> None:
+    def say(self, severity: MavSeverity, text: str) -> None:
         """Queue a status text."""
         if len(self.texts) < _MAX_TEXTS:
             self.texts.append(StatusText(severity, text))

@@ -2,7 +2,7 @@
 browser tests and the demo: fleet_sim (N simulated vehicles), fleet_manager, mission_planner,
 telemetry_recorder and web_bridge serving the page on http://127.0.0.1:<port>/.
 
-    python -m web_bridge.stack --vehicles 10 --port 8080
+    python -m fleet_bringup.stack --vehicles 10 --port 8080
 
 It reads the shipped configs (config/*.yaml); vehicles beyond the listed ones are generated
 on a grid and found by fleet_manager's discovery. Settings of the bridge come from FLEET_*
@@ -25,11 +25,15 @@ import uvicorn
 from rclpy.parameter import Parameter
 
 from fleet_db.db import FleetDbError
+from fleet_manager.node import FleetManagerNode
 from fleet_ros.graph import RosGraph
+from fleet_sim.node import FleetSimNode
+from mission_planner.node import MissionPlannerNode
+from telemetry_recorder.node import TelemetryRecorderNode
 from web_bridge.app import create_app
 from web_bridge.settings import Settings, SettingsError, load_settings
 
-log = logging.getLogger("web_bridge.stack")
+log = logging.getLogger("fleet_bringup.stack")
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,6 @@ class StackOptions:
 @contextlib.contextmanager
 def fleet_graph(opts: StackOptions, domain_id: int | None = None) -> Iterator[RosGraph]:
     """Run fleet_sim, fleet_manager, mission_planner (and the recorder) until exit."""
-    from fleet_manager.node import FleetManagerNode  # noqa: PLC0415 - heavy, ROS only here
-    from fleet_sim.node import FleetSimNode  # noqa: PLC0415
-    from mission_planner.node import MissionPlannerNode  # noqa: PLC0415
-
     with RosGraph(domain_id) as graph:
         graph.add(FleetSimNode(context=graph.context, parameter_overrides=[
             Parameter("vehicle_count", value=opts.vehicles),
@@ -56,7 +56,6 @@ def fleet_graph(opts: StackOptions, domain_id: int | None = None) -> Iterator[Ro
         planner = MissionPlannerNode(context=graph.context)
         graph.add(planner)
         if opts.recorder:
-            from telemetry_recorder.node import TelemetryRecorderNode  # noqa: PLC0415
             try:
                 graph.add(TelemetryRecorderNode(context=graph.context))
             except FleetDbError as exc:
@@ -66,7 +65,7 @@ def fleet_graph(opts: StackOptions, domain_id: int | None = None) -> Iterator[Ro
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the graph and the bridge until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="web_bridge.stack", description=__doc__,
+    parser = argparse.ArgumentParser(prog="fleet_bringup.stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vehicles", type=int, default=10, help="simulated vehicles (1..1000)")
     parser.add_argument("--time-factor", type=float, default=1.0,
