@@ -420,15 +420,12 @@ class MissionPlannerNode(Node):
 
     def destroy_node(self) -> None:
         """Answer the goals still waiting and stop the action servers before the node goes."""
-        for mid, (_goal, done) in getattr(self, "goals", {}).items():
+        for mid, (_goal, done) in self.goals.items():
             if not done.done():
                 entry = self.execution.missions[mid]
                 entry.reason = entry.reason or "mission planner shut down"
                 done.set_result(None)
-        for server in (getattr(self, "execute_server", None),
-                       getattr(self, "charge_server", None)):
-            if server is None:
-                continue  # the constructor failed before the servers existed
+        for server in (self.execute_server, self.charge_server):
             # rclpy 9.1: destroy() trips over a result future it already dropped.
             with contextlib.suppress(ValueError):
                 server.destroy()

@@ -18,16 +18,8 @@ from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.task import Future
 
+from fleet_interfaces import msg as fm
 from fleet_interfaces.action import ExecuteMission, RequestCharge
-from fleet_interfaces.msg import (
-    ChargingQueue,
-    ChargingSession,
-    CoordinationEvent,
-    FleetStatus,
-    MissionEvent,
-    MissionStatusArray,
-    NoFlyZoneArray,
-)
 from fleet_interfaces.srv import (
     AddVehicle,
     ListMissions,
@@ -41,8 +33,9 @@ from fleet_interfaces.srv import (
     SetPriority,
     SetVehiclePin,
 )
+from fleet_ros import fleet_topics as ft
+from fleet_ros.fleet_topics import subscribe_fleet
 from fleet_ros.graph import RosGraph
-from fleet_ros.qos import EVENTS_QOS, FLEET_QOS
 from web_bridge import convert
 from web_bridge.errors import GraphTimeoutError, GraphUnavailableError
 from web_bridge.settings import Settings
@@ -71,19 +64,12 @@ class BridgeNode(Node):
     def __init__(self, settings: Settings, sink: UpdateSink, **kwargs: Any) -> None:
         super().__init__(f"web_bridge_{settings.instance_id}", **kwargs)
         self._sink = sink
-        self.create_subscription(FleetStatus, "/fleet/status", self.fleet_callback, FLEET_QOS)
-        self.create_subscription(MissionStatusArray, "/fleet/missions",
-                                 self.missions_callback, FLEET_QOS)
-        self.create_subscription(CoordinationEvent, "/fleet/events", self.event_callback,
-                                 EVENTS_QOS)
-        self.create_subscription(MissionEvent, "/fleet/mission_events",
-                                 self.mission_event_callback, EVENTS_QOS)
-        self.create_subscription(NoFlyZoneArray, "/fleet/no_fly_zones", self.zones_callback,
-                                 FLEET_QOS)
-        self.create_subscription(ChargingSession, "/fleet/charging_sessions",
-                                 self.charging_callback, EVENTS_QOS)
-        self.create_subscription(ChargingQueue, "/fleet/charging_queue",
-                                 self.charging_queue_callback, FLEET_QOS)
+        subscribe_fleet(self, {
+            ft.FLEET_STATUS: self.fleet_callback, ft.MISSIONS: self.missions_callback,
+            ft.COORDINATION_EVENTS: self.event_callback,
+            ft.MISSION_EVENTS: self.mission_event_callback, ft.NO_FLY_ZONES: self.zones_callback,
+            ft.CHARGING_SESSIONS: self.charging_callback,
+            ft.CHARGING_QUEUE: self.charging_queue_callback})
         self.clients_by_name: dict[str, Client[Any, Any]] = {}
         for name, srv in PLANNER_SERVICES.items():
             self.clients_by_name[name] = self.create_client(
@@ -101,32 +87,32 @@ class BridgeNode(Node):
             return
         self._sink(kind, payload)
 
-    def fleet_callback(self, msg: FleetStatus) -> None:
+    def fleet_callback(self, msg: fm.FleetStatus) -> None:
         """Hand the fleet picture on."""
         self._emit("fleet", lambda: [convert.vehicle(v) for v in msg.vehicles])
 
-    def missions_callback(self, msg: MissionStatusArray) -> None:
+    def missions_callback(self, msg: fm.MissionStatusArray) -> None:
         """Hand the planner's mission table on."""
         self._emit("missions", lambda: [convert.mission(m) for m in msg.missions])
 
-    def event_callback(self, msg: CoordinationEvent) -> None:
+    def event_callback(self, msg: fm.CoordinationEvent) -> None:
         """Hand a coordination event on."""
         self._emit("event", lambda: convert.coordination_event(msg))
 
-    def mission_event_callback(self, msg: MissionEvent) -> None:
+    def mission_event_callback(self, msg: fm.MissionEvent) -> None:
         """Hand a mission event on."""
         self._emit("mission_event", lambda: convert.mission_event(msg))
 
-    def zones_callback(self, msg: NoFlyZoneArray) -> None:
+    def zones_callback(self, msg: fm.NoFlyZoneArray) -> None:
         """Hand the zones in force on."""
         self._emit("zones", lambda: [convert.zone(z) for z in msg.zones])
 
-    def charging_callback(self, msg: ChargingSession) -> None:
+    def charging_callback(self, msg: fm.ChargingSession) -> None:
         """Hand a charging session on."""
         self._emit("charging_session", lambda: convert.charging_session(msg))
 
 
-    def charging_queue_callback(self, msg: ChargingQueue) -> None:
+    def charging_queue_callback(self, msg: fm.ChargingQueue) -> None:
         """Hand the charging stations and queue on."""
         self._emit("charging_queue", lambda: convert.charging_queue(msg))
 
