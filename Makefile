@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: setup build test lint typecheck web-check unit demo bench clean
+.PHONY: setup build test lint typecheck web-check docker-check unit demo bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -25,7 +25,12 @@ unit:
 web-check:
 	cd web && npx --no-install tsc --noEmit && npx --no-install vitest run
 
-test: lint typecheck web-check
+# The container files without a container engine: hadolint on docker/Dockerfile, the Compose
+# Specification's JSON schema on docker/compose.yaml (docker/README.md says what is not checked).
+docker-check:
+	$(ENV) bash scripts/docker_check.sh
+
+test: lint typecheck web-check docker-check
 	$(ENV) pytest $(PYTEST_ARGS)
 
 demo:

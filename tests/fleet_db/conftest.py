@@ -8,12 +8,14 @@ transaction that is rolled back after the test: code under test may open savepoi
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from fleet_db.db import make_engine
@@ -41,6 +43,30 @@ def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
             del os.environ["FLEET_DATABASE_URL"]
         else:
             os.environ["FLEET_DATABASE_URL"] = previous
+
+
+@contextlib.contextmanager
+def scratch_database(db_url: str, name: str) -> Iterator[str]:
+    """Yield the URL of a brand-new database ``name`` with PostGIS, owned by ``db_url``'s
+    role (created by the superuser $FLEET_DB_SUPERUSER, default postgres); dropped after."""
+    url = make_url(db_url)
+    superuser = os.environ.get("FLEET_DB_SUPERUSER", "postgres")
+    admin = create_engine(url.set(username=superuser, password=None, database="postgres"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"drop database if exists {name} with (force)"))
+        conn.execute(text(f'create database {name} owner "{url.username}"'))
+    ext = create_engine(url.set(username=superuser, password=None, database=name),
+                        isolation_level="AUTOCOMMIT")
+    with ext.connect() as conn:
+        conn.execute(text("create extension postgis"))
+    ext.dispose()
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"drop database if exists {name} with (force)"))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

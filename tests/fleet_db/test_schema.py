@@ -10,7 +10,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,7 +17,7 @@ from fleet_db.migrations import include_object
 from fleet_db.models import Base, Site
 from fleet_db.partitions import ensure_partitions
 
-from .conftest import migrate
+from .conftest import migrate, scratch_database
 
 TABLES = {
     "sites", "vehicles", "charging_stations", "charging_sessions", "no_fly_zones", "missions",
@@ -51,25 +50,8 @@ def _partitions(conn: Connection) -> set[str]:
 @pytest.fixture
 def scratch_url(db_url: str) -> Iterator[str]:
     """Yield the URL of a brand-new database with PostGIS, dropped afterwards."""
-    url = make_url(db_url)
-    name = f"fleet_migrations_{os.getpid()}"
-    superuser = os.environ.get("FLEET_DB_SUPERUSER", "postgres")
-    admin = create_engine(url.set(username=superuser, password=None, database="postgres"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"drop database if exists {name} with (force)"))
-        conn.execute(text(f'create database {name} owner "{url.username}"'))
-    ext = create_engine(url.set(username=superuser, password=None, database=name),
-                        isolation_level="AUTOCOMMIT")
-    with ext.connect() as conn:
-        conn.execute(text("create extension postgis"))
-    ext.dispose()
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"drop database if exists {name} with (force)"))
-        admin.dispose()
+    with scratch_database(db_url, f"fleet_migrations_{os.getpid()}") as url:
+        yield url
 
 
 def test_migrations_upgrade_downgrade_and_upgrade_again(scratch_url: str) -> None:

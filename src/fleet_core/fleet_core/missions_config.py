@@ -11,9 +11,21 @@ from fleet_core.charging.model import ChargingPolicy, ChargingStation
 from fleet_core.dispatch.allocation import CostWeights
 from fleet_core.dispatch.dispatcher import DispatcherConfig
 from fleet_core.errors import ConfigError
-from fleet_core.planning.library import WaypointLibrary
-from fleet_core.sim.config import ChargingPad, charging_pads
-from fleet_core.yaml_config import load_file, mapping, number, only, positive
+from fleet_core.planning.library import PlaceKind, WaypointLibrary
+from fleet_core.sim.config import STATIONS, ChargingPad, charging_pads
+from fleet_core.yaml_config import (
+    POSITION_KEYS,
+    Default,
+    Key,
+    KeyType,
+    field_default,
+    load_file,
+    mapping,
+    number,
+    only,
+    percent,
+    positive,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +59,59 @@ class PlannerSettings:
         raise ConfigError(f"station {station_id!r} has no pad {index}")
 
 
-_KEYS = ("tick_rate_hz", "emergency_priority", "paused_timeout_s", "pin_grace_s",
-         "unservable_grace_s",
-         "charging_policy",
-         "critical_percent", "reserve_percent", "max_wind_mps", "wind_max_age_s",
-         "zone_margin_m", "large_surveys",
-         "command_timeout_s", "command_retries", "finished_kept", "cost_weights",
-         "charging_stations", "places")
+_LARGE_SURVEYS = ("split", "charge")
 
 
-def _percent(raw: object, where: str) -> float:
-    value = number(raw, where)
-    if not 0.0 <= value <= 100.0:
-        raise ConfigError(f"{where} must be within 0..100, got {raw!r}")
-    return value
+def _setting(name: str, doc: str, unit: str = "", kind: KeyType = KeyType.NUMBER) -> Key:
+    return Key(name, kind, doc, field_default(PlannerSettings, name), unit)
+
+
+def _dispatch(name: str, doc: str, unit: str = "", kind: KeyType = KeyType.NUMBER) -> Key:
+    return Key(name, kind, doc, field_default(DispatcherConfig, name), unit)
+
+
+_COST_WEIGHTS = Key("cost_weights", KeyType.SECTION, "which vehicle a mission goes to: each "
+                    "weight is in seconds of transit it is worth", keys=(
+    Key("energy", KeyType.NUMBER, "per unit of battery fraction not left after the mission",
+        field_default(CostWeights, "energy"), "s"),
+    Key("site_mismatch", KeyType.NUMBER, "when the mission names a site the vehicle is not "
+        "based at", field_default(CostWeights, "site_mismatch"), "s"),
+    Key("capability", KeyType.NUMBER, "per unit of payload capacity left unused (keeps heavy "
+        "lifters free)", field_default(CostWeights, "capability"), "s"),
+))
+MISSIONS_KEYS = Key("mission_planner", KeyType.SECTION, "How missions are planned, "
+                    "dispatched and flown, and how vehicles charge", keys=(
+    _setting("tick_rate_hz", "how often missions are dispatched and advanced", "Hz"),
+    _dispatch("emergency_priority", "missions of this priority or more (or of kind emergency) "
+              "may preempt others; 1..10", kind=KeyType.INTEGER),
+    _dispatch("paused_timeout_s", "a mission paused longer than this fails", "s"),
+    _dispatch("pin_grace_s", "a mission pinned to a vehicle missing this long fails", "s"),
+    _dispatch("unservable_grace_s", "a mission no vehicle of the fleet could fly even fully "
+              "charged fails after this", "s"),
+    Key("charging_policy", KeyType.CHOICE, "order of vehicles of equal urgency in the charging "
+        "queue", ChargingPolicy(field_default(PlannerSettings, "charging_policy")).value,
+        choices=tuple(p.value for p in ChargingPolicy)),
+    _setting("critical_percent", "charge requests below this are served first, 0..100", "%"),
+    _setting("reserve_percent", "energy kept unused at the end of every leg, 0..100", "%"),
+    _setting("max_wind_mps", "missions are refused above this wind (from "
+             "/fleet/weather/wind)", "m/s"),
+    _setting("wind_max_age_s", "a wind report older than this is not used", "s"),
+    _setting("zone_margin_m", "distance routes keep from no-fly zones", "m"),
+    Key("large_surveys", KeyType.CHOICE, "a survey beyond one battery: split shares it among "
+        "free vehicles, charge keeps it on one vehicle with charging stops",
+        field_default(PlannerSettings, "large_surveys"), choices=_LARGE_SURVEYS),
+    _setting("command_timeout_s", "timeout of one MAVROS service call", "s"),
+    _setting("command_retries", "retries of a failed MAVROS call, >= 0", kind=KeyType.INTEGER),
+    _setting("finished_kept", "finished missions still listed on /fleet/missions",
+             kind=KeyType.INTEGER),
+    _COST_WEIGHTS,
+    STATIONS,
+    Key("places", KeyType.NAMED, "named places missions refer to as \"@name\"", keys=(
+        Key("kind", KeyType.CHOICE, "what the place is for", Default.REQUIRED,
+            choices=tuple(k.value for k in PlaceKind)),
+        *POSITION_KEYS)),
+))
+"""Every key of missions.yaml."""
 
 
 def _choice(raw: object, allowed: tuple[str, ...], where: str) -> str:
@@ -78,7 +129,7 @@ def _count(raw: object, where: str, low: int) -> int:
 def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
     """Build PlannerSettings from the ``mission_planner`` mapping of a YAML document."""
     root = mapping(data.get("mission_planner"), "mission_planner")
-    only(root, _KEYS, "mission_planner")
+    only(root, MISSIONS_KEYS.names(), "mission_planner")
     w = "mission_planner"
     policy_raw = root.get("charging_policy", "lowest_battery")
     try:
@@ -87,7 +138,7 @@ def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
         raise ConfigError(f"{w}.charging_policy must be one of "
                           f"{[p.value for p in ChargingPolicy]}, got {policy_raw!r}") from None
     weights_raw = mapping(root.get("cost_weights"), f"{w}.cost_weights")
-    only(weights_raw, ("energy", "site_mismatch", "capability"), f"{w}.cost_weights")
+    only(weights_raw, _COST_WEIGHTS.names(), f"{w}.cost_weights")
     defaults = CostWeights()
     weights = CostWeights(**{k: number(weights_raw.get(k, getattr(defaults, k)),
                                        f"{w}.cost_weights.{k}")
@@ -117,11 +168,11 @@ def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
     return PlannerSettings(
         tick_rate_hz=positive(root.get("tick_rate_hz", 2.0), f"{w}.tick_rate_hz"),
         dispatcher=dispatcher, charging_policy=policy,
-        critical_percent=_percent(root.get("critical_percent", 20.0), f"{w}.critical_percent"),
-        reserve_percent=_percent(root.get("reserve_percent", 20.0), f"{w}.reserve_percent"),
+        critical_percent=percent(root.get("critical_percent", 20.0), f"{w}.critical_percent"),
+        reserve_percent=percent(root.get("reserve_percent", 20.0), f"{w}.reserve_percent"),
         max_wind_mps=positive(root.get("max_wind_mps", 12.0), f"{w}.max_wind_mps"),
         wind_max_age_s=positive(root.get("wind_max_age_s", 600.0), f"{w}.wind_max_age_s"),
-        large_surveys=_choice(root.get("large_surveys", "split"), ("split", "charge"),
+        large_surveys=_choice(root.get("large_surveys", "split"), _LARGE_SURVEYS,
                               f"{w}.large_surveys"),
         zone_margin_m=number(root.get("zone_margin_m", 10.0), f"{w}.zone_margin_m"),
         command_timeout_s=positive(root.get("command_timeout_s", 3.0),

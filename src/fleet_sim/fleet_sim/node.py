@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -38,7 +39,7 @@ from fleet_core.geo import yaw_to_quaternion
 from fleet_core.mavlink import PX4_MODES, SENSORS_PRESENT, MavResult
 from fleet_core.mavros_topics import Durability
 from fleet_core.mavros_topics import MavrosTopic as T
-from fleet_core.sim.config import SimSettings, load_settings_file
+from fleet_core.sim.config import MAX_VEHICLES, TIME_FACTORS, SimSettings, load_settings_file
 from fleet_core.sim.vehicle import Failure, SimVehicle
 from fleet_core.sim.weather import WeatherStation
 from fleet_interfaces.msg import WindObservation
@@ -336,6 +337,18 @@ def _ack(response: Any, result: MavResult) -> Any:
     return response
 
 
+def _as_number(value: object, kind: type[int] | type[float]) -> int | float | None:
+    """Return ``value`` as a finite ``kind``, or None. An integer passes for a float, and
+    numeric text for either (a launch argument may arrive as text)."""
+    number: int | float | None = None
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = kind(value.strip())
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = value if kind is float or isinstance(value, int) else None
+    return kind(number) if number is not None and math.isfinite(number) else None
+
+
 class FleetSimNode(Node):
     """Hosts the simulated vehicles and steps them at the position rate."""
 
@@ -346,12 +359,13 @@ class FleetSimNode(Node):
         self._config_path = config_file_parameter(
             self, "fleet_sim", "fleet_sim.yaml", "fleet_sim YAML file: vehicles, homes, pads, "
             "limits")
-        self.declare_parameter("vehicle_count", 0, read_only(
-            "vehicles to host (1..500); 0 takes the file's count"))
-        self.declare_parameter("time_factor", 0.0, read_only(
-            "simulated seconds per wall second (0.01..100); 0 takes the file's"))
-        self.declare_parameter("seed", -1, read_only(
-            "random seed for GPS noise; -1 takes the file's"))
+        self._declare_number("vehicle_count", 0, f"vehicles to host, 1..{MAX_VEHICLES}; 0 "
+                             "takes the config file's (listed and generate.count)")
+        self._declare_number("time_factor", 0.0, f"simulated seconds per wall second, "
+                             f"{TIME_FACTORS[0]:g}..{TIME_FACTORS[1]:g}; 0 takes the config "
+                             "file's")
+        self._declare_number("seed", -1, "random seed (GPS noise, gusts); -1 takes the config "
+                             "file's")
         self.settings = self._load_settings()
         s = self.settings
         self.vehicles = [SimVehicle(cfg, pads=s.pads, seed=s.seed,
@@ -381,18 +395,36 @@ class FleetSimNode(Node):
             f"simulating {len(self.vehicles)} vehicles at {s.position_rate_hz:g} Hz, "
             f"time factor {s.time_factor:g}, {len(s.pads)} charging pads")
 
+    def _declare_number(self, name: str, default: int | float, about: str) -> None:
+        # Any type: a launch argument or `-p` arrives as YAML, so `time_factor:=2` is an
+        # integer and `time_factor:=abc` text. rclpy would refuse both for a double with a
+        # traceback; _load_settings refuses what is not a number with the parameter's name.
+        descriptor = read_only(about)
+        descriptor.dynamic_typing = True
+        self.declare_parameter(name, default, descriptor)
+
     def _load_settings(self) -> SimSettings:
-        path = self._config_path
-        count = self.get_parameter("vehicle_count").value
-        factor = self.get_parameter("time_factor").value
-        seed = self.get_parameter("seed").value
-        if not isinstance(count, int) or count < 0:
-            raise ConfigError(f"parameter vehicle_count must be an integer >= 0, got {count!r}")
-        if not isinstance(factor, float) or factor < 0 or math.isnan(factor):
-            raise ConfigError(f"parameter time_factor must be >= 0, got {factor!r}")
-        return load_settings_file(path, vehicle_count=count or None,
-                                  time_factor=factor or None,
-                                  seed=None if seed == -1 else seed)
+        """Read the config file with the parameters applied; errors name the parameter."""
+        low, high = TIME_FACTORS
+        count = self._number_parameter("vehicle_count", int, lambda n: 0 <= n <= MAX_VEHICLES,
+                                       f"an integer 1..{MAX_VEHICLES}, or 0 to take the "
+                                       "config file's")
+        factor = self._number_parameter("time_factor", float,
+                                        lambda f: f == 0 or low <= f <= high,
+                                        f"{low:g}..{high:g}, or 0 to take the config file's")
+        seed = self._number_parameter("seed", int, lambda n: n >= -1,
+                                      "an integer >= 0, or -1 to take the config file's")
+        return load_settings_file(self._config_path, vehicle_count=int(count) or None,
+                                  time_factor=float(factor) or None,
+                                  seed=None if seed == -1 else int(seed))
+
+    def _number_parameter(self, name: str, kind: type[int] | type[float],
+                          valid: Callable[[float], bool], expected: str) -> int | float:
+        value = self.get_parameter(name).value
+        number = _as_number(value, kind)
+        if number is None or not valid(number):
+            raise ConfigError(f"parameter {name} must be {expected}; got {value!r}")
+        return number
 
     def tick_callback(self) -> None:
         """Step every vehicle one period and publish its telemetry."""

@@ -85,19 +85,20 @@ class TelemetryRecorderNode(Node):
             "durable spool directory (one per recorder instance); empty: "
             "$XDG_STATE_HOME/fleet/<node name>-spool"))
         declare("prefix_template", "/{id}/mavros", read_only(
-            "MAVROS prefix of a vehicle, from its fleet id"))
+            "MAVROS namespace of a vehicle; {id} is its fleet id"))
         declare("vehicles", [""], read_only(
-            "vehicle ids to record even before /fleet/status names them"))
-        declare("flush_rows", 2000, read_only("COPY batch size"))
+            "vehicle ids to record from the start, before /fleet/status names them; "
+            "[\"\"]: none"))
+        declare("flush_rows", 2000, read_only("samples per COPY batch into the database"))
         declare("flush_age_ms", 200, read_only("longest a sample waits before its batch goes"))
         declare("merge_max_age_s", 5.0, read_only(
             "a topic's value older than this is not carried into a position row"))
         declare("flight_idle_gap_s", 30.0, read_only("silence that ends a flight"))
         declare("maintenance_period_s", 60.0, read_only(
             "rollups, partitions ahead and retention run this often"))
-        declare("retain_days", 30, read_only("raw telemetry kept this many days"))
+        declare("retain_days", 30, read_only("raw telemetry is kept this many days"))
         declare("fleet_config_file", "", read_only(
-            "fleet.yaml, for its sites; empty uses fleet_manager's installed one"))
+            "fleet.yaml, for its sites and vehicles; empty uses fleet_manager's installed one"))
         p = {name: self.get_parameter(name).value for name in (
             "database_url", "spool_dir", "prefix_template", "vehicles", "flush_rows",
             "flush_age_ms", "merge_max_age_s", "flight_idle_gap_s", "maintenance_period_s",

@@ -12,30 +12,53 @@ from typing import Any, TypeVar
 from fleet_core.errors import ConfigError
 from fleet_core.geo import GeoPoint, LocalFrame
 from fleet_core.sim.weather import WindSettings, wind_settings
-from fleet_core.yaml_config import geo_point, load_file, mapping, number
+from fleet_core.yaml_config import (
+    Default,
+    Key,
+    KeyType,
+    documented,
+    field_default,
+    field_keys,
+    geo_point,
+    load_file,
+    mapping,
+    number,
+    only,
+    position,
+)
 
 MAX_VEHICLES = 500
+TIME_FACTORS = (0.01, 100.0)
+"""The lowest and highest simulated seconds per wall second."""
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _PREFIX_RE = re.compile(r"^(/[A-Za-z][A-Za-z0-9_]*)+$")
 
 
 @dataclass(frozen=True, slots=True)
 class FlightLimits:
-    """Kinematic limits and autopilot parameters of one multirotor (PX4 names in comments)."""
+    """Kinematic limits and autopilot parameters of one multirotor (PX4 names in the docs)."""
 
-    cruise_speed: float = 8.0  # MPC_XY_CRUISE, m/s
-    max_horizontal_speed: float = 12.0  # MPC_XY_VEL_MAX
-    max_climb_rate: float = 3.0  # MPC_Z_VEL_MAX_UP
-    max_descent_rate: float = 1.5  # MPC_Z_VEL_MAX_DN
-    landing_speed: float = 0.7  # MPC_LAND_SPEED, below 10 m
-    max_acceleration: float = 3.0  # MPC_ACC_HOR
-    max_vertical_acceleration: float = 2.0  # MPC_ACC_UP_MAX
-    max_yaw_rate_deg: float = 90.0  # MPC_MAN_Y_MAX
-    takeoff_altitude: float = 10.0  # MIS_TAKEOFF_ALT, m above home
-    rtl_altitude: float = 30.0  # RTL_RETURN_ALT, m above home
-    acceptance_radius: float = 2.0  # NAV_ACC_RAD
-    auto_disarm_preflight_s: float = 10.0  # COM_DISARM_PRFLT
-    auto_disarm_land_s: float = 2.0  # COM_DISARM_LAND
+    cruise_speed: float = documented(8.0, "speed along a mission (PX4 MPC_XY_CRUISE)", "m/s")
+    max_horizontal_speed: float = documented(
+        12.0, "horizontal speed limit (MPC_XY_VEL_MAX); at least cruise_speed", "m/s")
+    max_climb_rate: float = documented(3.0, "climb speed limit (MPC_Z_VEL_MAX_UP)", "m/s")
+    max_descent_rate: float = documented(1.5, "descent speed limit (MPC_Z_VEL_MAX_DN)", "m/s")
+    landing_speed: float = documented(
+        0.7, "descent speed in the last 10 m of a landing (MPC_LAND_SPEED)", "m/s")
+    max_acceleration: float = documented(3.0, "horizontal acceleration (MPC_ACC_HOR)", "m/s²")
+    max_vertical_acceleration: float = documented(
+        2.0, "vertical acceleration (MPC_ACC_UP_MAX)", "m/s²")
+    max_yaw_rate_deg: float = documented(90.0, "yaw rate (MPC_MAN_Y_MAX)", "deg/s")
+    takeoff_altitude: float = documented(
+        10.0, "take-off height above home (MIS_TAKEOFF_ALT)", "m")
+    rtl_altitude: float = documented(30.0, "return height above home (RTL_RETURN_ALT)", "m")
+    acceptance_radius: float = documented(
+        2.0, "a waypoint is reached within this distance (NAV_ACC_RAD)", "m")
+    auto_disarm_preflight_s: float = documented(
+        10.0, "armed on the ground without taking off, it disarms after this "
+        "(COM_DISARM_PRFLT)", "s")
+    auto_disarm_land_s: float = documented(
+        2.0, "it disarms this long after landing (COM_DISARM_LAND)", "s")
 
     def validate(self, where: str) -> None:
         """Raise ConfigError naming the first limit that is not a positive finite number."""
@@ -54,20 +77,24 @@ class FlightLimits:
 class BatterySpec:
     """A lithium-polymer pack and the power a multirotor draws from it."""
 
-    capacity_wh: float = 222.0  # 6S 10 Ah
-    cells: int = 6
-    internal_resistance_ohm: float = 0.03
-    hover_power_w: float = 350.0
-    drag_w_per_speed2: float = 1.5  # extra W per (m/s)^2 of airspeed
-    climb_w_per_mps: float = 60.0  # extra W per m/s of climb
-    payload_w_per_kg: float = 120.0  # extra W per kg of payload
-    armed_idle_power_w: float = 40.0  # props spinning on the ground
-    avionics_power_w: float = 3.0  # disarmed
-    initial_percent: float = 100.0
-    low_percent: float = 15.0  # BAT_LOW_THR: warning
-    critical_percent: float = 7.0  # BAT_CRIT_THR: warning
-    emergency_percent: float = 5.0  # BAT_EMERGEN_THR: the autopilot lands by itself
-    min_arm_percent: float = 10.0  # arming is refused below this
+    capacity_wh: float = documented(222.0, "energy of a full pack (6S 10 Ah)", "Wh")
+    cells: int = documented(6, "cells in series, 1..14 (the voltage reported)")
+    internal_resistance_ohm: float = documented(
+        0.03, "pack resistance: the voltage sags by current x this", "ohm")
+    hover_power_w: float = documented(350.0, "power drawn hovering without payload", "W")
+    drag_w_per_speed2: float = documented(
+        1.5, "extra power per (m/s)² of airspeed", "W/(m/s)²")
+    climb_w_per_mps: float = documented(60.0, "extra power per m/s of climb", "W/(m/s)")
+    payload_w_per_kg: float = documented(120.0, "extra power per kg of payload", "W/kg")
+    armed_idle_power_w: float = documented(
+        40.0, "power drawn armed on the ground (props spinning)", "W")
+    avionics_power_w: float = documented(3.0, "power drawn disarmed", "W")
+    initial_percent: float = documented(100.0, "charge at start, 0..100", "%")
+    low_percent: float = documented(15.0, "low-battery warning (BAT_LOW_THR)", "%")
+    critical_percent: float = documented(7.0, "critical-battery warning (BAT_CRIT_THR)", "%")
+    emergency_percent: float = documented(
+        5.0, "the autopilot lands by itself below this (BAT_EMERGEN_THR)", "%")
+    min_arm_percent: float = documented(10.0, "arming is refused below this", "%")
 
     def validate(self, where: str) -> None:
         """Raise ConfigError naming the first value out of range."""
@@ -126,6 +153,95 @@ class SimSettings:
     weather: WindSettings | None = None  # a simulated weather station, if configured
 
 
+STATION_KEYS = (
+    Key("id", KeyType.TEXT, "station id, [A-Za-z][A-Za-z0-9_]{0,63}", Default.REQUIRED),
+    position("location", "the station's reference point; its pads are offsets from it"),
+    Key("charge_rate_w", KeyType.NUMBER, "power each pad charges a landed vehicle with", 500.0,
+        "W"),
+    Key("pad_radius_m", KeyType.NUMBER,
+        "a vehicle landed this close to a pad's centre is on the pad", 1.5, "m"),
+    Key("pads", KeyType.LIST, "the pads; absent: one pad at location", keys=(
+        Key("east", KeyType.NUMBER, "offset east of location", 0.0, "m"),
+        Key("north", KeyType.NUMBER, "offset north of location", 0.0, "m"))),
+)
+STATIONS = Key(
+    "charging_stations", KeyType.STATIONS,
+    "charging stations: the list, or the name of a YAML file beside this one holding it under "
+    "`charging_stations:` (the shipped configs all name stations.yaml); absent: none",
+    keys=STATION_KEYS)
+"""The charging stations key, alike in fleet_sim.yaml, fleet.yaml, missions.yaml."""
+
+_PER_VEHICLE = (
+    Key("payload_kg", KeyType.NUMBER, "payload carried (power: payload_w_per_kg per kg)", 0.0,
+        "kg"),
+    Key("gps_noise_m", KeyType.NUMBER, "standard deviation of the reported position", 0.0,
+        "m"),
+    Key("mass_kg", KeyType.NUMBER, "airframe mass without payload (not used by the power "
+        "model, which scales from hover_power_w)", 6.0, "kg"),
+)
+_LIMITS = Key("limits", KeyType.SECTION, "flight limits and autopilot parameters",
+              keys=field_keys(FlightLimits))
+_BATTERY = Key("battery", KeyType.SECTION, "battery and power draw", keys=field_keys(BatterySpec))
+_DEFAULTS = Key("defaults", KeyType.SECTION, "applied to every vehicle; a vehicle overrides any",
+                keys=(_LIMITS, _BATTERY, *_PER_VEHICLE))
+_VEHICLE = Key("vehicles", KeyType.LIST, "the simulated vehicles, in order; the vehicle_count "
+               "parameter keeps the first N (or generates more, see generate)", keys=(
+    Key("id", KeyType.TEXT, "vehicle id, a ROS name component [A-Za-z][A-Za-z0-9_]{0,63}",
+        Default.REQUIRED),
+    Key("mavros_prefix", KeyType.TEXT,
+        "absolute namespace of its MAVROS topics and services; absent: /<id>/mavros"),
+    position("home", "where it starts, landed and disarmed"),
+    Key("limits", KeyType.SECTION, "overrides of defaults.limits", keys=_LIMITS.keys),
+    Key("battery", KeyType.SECTION, "overrides of defaults.battery", keys=_BATTERY.keys),
+    *(Key(k.name, k.type, f"{k.doc}; absent: defaults.{k.name}", unit=k.unit)
+      for k in _PER_VEHICLE),
+))
+_GENERATE = Key("generate", KeyType.SECTION, "more vehicles on a grid, after the listed ones",
+                keys=(
+    Key("count", KeyType.INTEGER, f"vehicles generated, 0..{MAX_VEHICLES}; a vehicle_count "
+        "parameter beyond the listed vehicles overrides it", 0),
+    Key("id_format", KeyType.TEXT, "id of the generated vehicle number {index} (counted on "
+        "from the listed ones); must contain {index}", "uav{index}"),
+    position("origin", "south-west corner of the grid (needed when vehicles are generated)"),
+    Key("spacing_m", KeyType.NUMBER, "distance between neighbouring homes", 10.0, "m"),
+))
+
+
+def _wind_key(name: str, doc: str, unit: str = "") -> Key:
+    default = field_default(WindSettings, name)
+    kind = KeyType.TEXT if isinstance(default, str) else KeyType.NUMBER
+    return Key(name, kind, doc, default, unit)
+
+
+_WEATHER = Key("weather", KeyType.SECTION, "a simulated weather station reporting on "
+               "/fleet/weather/wind (the simulated vehicles fly in still air); absent: none",
+               keys=(
+    _wind_key("site", "site the reports are for (a fleet.yaml site id)"),
+    _wind_key("speed_mps", "mean wind speed, 0..60", "m/s"),
+    _wind_key("direction_deg", "where the wind blows from, clockwise from north", "deg"),
+    _wind_key("gust_mps", "reports vary within +/- this around the mean, 0..60", "m/s"),
+    _wind_key("direction_jitter_deg", "reports' direction varies within +/- this, 0..180",
+              "deg"),
+    _wind_key("period_s", "how often the station reports, 0.05..3600", "s"),
+))
+FLEET_SIM_KEYS = Key("fleet_sim", KeyType.SECTION, "The simulated vehicles, their limits and "
+                     "batteries, and a weather station", keys=(
+    Key("seed", KeyType.INTEGER, "random seed (GPS noise, gusts); the seed parameter "
+        "overrides it", 0),
+    Key("time_factor", KeyType.NUMBER, f"simulated seconds per wall second, "
+        f"{TIME_FACTORS[0]:g}..{TIME_FACTORS[1]:g}; the time_factor parameter overrides it",
+        1.0),
+    Key("position_rate_hz", KeyType.NUMBER, "rate of global_position/* and local_position/*, "
+        "0.1..100", 10.0, "Hz"),
+    Key("state_rate_hz", KeyType.NUMBER, "rate of state, extended_state, battery, sys_status "
+        "and home, 0.1..position_rate_hz", 1.0, "Hz"),
+    Key("link_timeout_s", KeyType.NUMBER, "MAVROS reports connected=false after this much "
+        "silence (its conn/timeout)", 10.0, "s"),
+    _DEFAULTS, _VEHICLE, _GENERATE, STATIONS, _WEATHER,
+))
+"""Every key of fleet_sim.yaml."""
+
+
 _T = TypeVar("_T", FlightLimits, BatterySpec)
 
 
@@ -150,11 +266,7 @@ def _overlay(base: _T, raw: object, where: str) -> _T:
 def _vehicle(raw: object, where: str, limits: FlightLimits, battery: BatterySpec,
              extra: Mapping[str, Any]) -> SimVehicleConfig:
     m = mapping(raw, where)
-    allowed = {"id", "mavros_prefix", "home", "limits", "battery", "payload_kg",
-               "gps_noise_m", "mass_kg"}
-    unknown = set(m) - allowed
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    only(m, _VEHICLE.names(), where)
     vid = m.get("id")
     if not isinstance(vid, str) or not _ID_RE.match(vid):
         raise ConfigError(
@@ -186,6 +298,7 @@ def _vehicle(raw: object, where: str, limits: FlightLimits, battery: BatterySpec
 def _generated(raw: object, count: int | None, limits: FlightLimits, battery: BatterySpec,
                extra: Mapping[str, Any], *, first_index: int) -> list[SimVehicleConfig]:
     m = mapping(raw, "fleet_sim.generate")
+    only(m, _GENERATE.names(), "fleet_sim.generate")
     n = count if count is not None else m.get("count", 0)
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_VEHICLES:
         raise ConfigError(
@@ -227,6 +340,7 @@ def charging_pads(raw: object, where: str = "fleet_sim.charging_stations") -> li
     for i, station in enumerate(raw):
         at = f"{where}[{i}]"
         s = mapping(station, at)
+        only(s, STATIONS.names(), at)
         sid = s.get("id")
         if not isinstance(sid, str) or not _ID_RE.match(sid):
             raise ConfigError(f"{at}.id must match {_ID_RE.pattern}, got {sid!r}")
@@ -241,6 +355,7 @@ def charging_pads(raw: object, where: str = "fleet_sim.charging_stations") -> li
             raise ConfigError(f"{at}.pads must be a non-empty list of {{east, north}} offsets")
         for j, off in enumerate(offsets):
             o = mapping(off, f"{at}.pads[{j}]")
+            only(o, STATIONS.key("pads").names(), f"{at}.pads[{j}]")
             east = number(o.get("east", 0.0), f"{at}.pads[{j}].east")
             north = number(o.get("north", 0.0), f"{at}.pads[{j}].north")
             pads.append(ChargingPad(sid, j, frame.to_geo(east, north, 0.0), radius, rate))
@@ -255,12 +370,9 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
     file (the node's parameters win over the file).
     """
     root = mapping(data.get("fleet_sim", data), "fleet_sim")
-    known = {"seed", "time_factor", "position_rate_hz", "state_rate_hz", "link_timeout_s",
-             "defaults", "vehicles", "generate", "charging_stations", "weather"}
-    unknown = set(root) - known
-    if unknown:
-        raise ConfigError(f"fleet_sim: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+    only(root, FLEET_SIM_KEYS.names(), "fleet_sim")
     defaults = mapping(root.get("defaults"), "fleet_sim.defaults")
+    only(defaults, _DEFAULTS.names(), "fleet_sim.defaults")
     limits = _overlay(FlightLimits(), defaults.get("limits"), "fleet_sim.defaults.limits")
     battery = _overlay(BatterySpec(), defaults.get("battery"), "fleet_sim.defaults.battery")
     extra = {k: v for k, v in defaults.items() if k not in ("limits", "battery")}
@@ -295,8 +407,9 @@ def load_settings(data: Mapping[str, Any], *, vehicle_count: int | None = None,
 
     tf = time_factor if time_factor is not None else root.get("time_factor", 1.0)
     tf = number(tf, "fleet_sim.time_factor")
-    if not 0.01 <= tf <= 100.0:
-        raise ConfigError(f"fleet_sim.time_factor must be 0.01..100, got {tf}")
+    if not TIME_FACTORS[0] <= tf <= TIME_FACTORS[1]:
+        raise ConfigError(f"fleet_sim.time_factor must be {TIME_FACTORS[0]:g}.."
+                          f"{TIME_FACTORS[1]:g}, got {tf}")
     rate = number(root.get("position_rate_hz", 10.0), "fleet_sim.position_rate_hz")
     state_rate = number(root.get("state_rate_hz", 1.0), "fleet_sim.state_rate_hz")
     if not 0.1 <= rate <= 100 or not 0.1 <= state_rate <= rate:
