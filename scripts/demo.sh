@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# make demo: the whole graph in one process (fleet_sim, fleet_manager, mission_planner,
-# telemetry_recorder): a survey and a delivery flown, a charge, and what PostGIS recorded.
-# `python -m fleet_sim.demo` shows the simulator alone, through its MAVROS interfaces.
+# make demo: the whole fleet in one process with the dashboard, flying a scripted scenario
+# (python -m fleet_bringup.demo --help). It prints the dashboard's URL and a login made for
+# this run; Ctrl-C stops everything and removes the login.
+#   VEHICLES=N       simulated vehicles (default 10)
+#   TIME_FACTOR=F    simulated seconds per wall second (default 5)
+#   FLEET_PORT=P     the dashboard's port (default 8080)
+# It needs what `make setup` provides (PostgreSQL with the fleet database, Redis, the built
+# dashboard) and says what is missing otherwise.
 set -euo pipefail
-export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+# shellcheck source=scripts/env.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
 exec python -m fleet_bringup.demo "$@"

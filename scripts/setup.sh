@@ -89,7 +89,10 @@ build_sum() {
   (find src -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' \
     \( -name package.xml -o -name CMakeLists.txt -o -name '*.msg' -o -name '*.srv' \
        -o -name '*.action' -o -name setup.py -o -name setup.cfg -o -path '*/resource/*' \) \
-    -exec sha256sum {} + | sort; echo "skip=${SKIP[*]:-}"; echo "distro=${ROS_DISTRO:-wheels}") \
+    -exec sha256sum {} + | sort
+   # fleet_bringup installs launch/ and config/: a file added there needs a build.
+   find launch config -type f | sort
+   echo "skip=${SKIP[*]:-}"; echo "distro=${ROS_DISTRO:-wheels}") \
     | sha256sum | cut -c1-16
 }
 BUILD_SUM="$(build_sum)"

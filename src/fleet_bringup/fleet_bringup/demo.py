@@ -1,186 +1,240 @@
-"""The whole graph in one process: simulated fleet, fleet manager, mission planner, recorder.
+"""``make demo``: the whole fleet in one process, with the dashboard, flying a scripted scenario.
 
-Previews and flies a survey and a delivery with the shipped configs, sends the survey's
-vehicle to a charging pad, and prints what the recorder stored in PostGIS (telemetry rows,
-flights and their metrics, mission events). Runs faster than real time and ends by itself.
+Starts fleet_sim (10 simulated vehicles; VEHICLES or --vehicles to change), fleet_manager,
+mission_planner, telemetry_recorder (into PostGIS) and web_bridge serving the dashboard,
+creates a login for this run only, and plays a scenario through the fleet's own actions and
+services: a survey whose vehicle's battery fails (it goes home, another finishes), a delivery
+around a new no-fly zone followed by a charging cycle, and a survey preempted by an emergency.
+Then the fleet stays up until Ctrl-C, which stops everything and removes the login.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import logging
 import os
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from rclpy.parameter import Parameter
 from sqlalchemy import text
 
-from fleet_core.geo import LocalFrame
+from fleet_bringup import preflight
+from fleet_bringup.account import DemoLogin, create_demo_login, remove_demo_login
+from fleet_bringup.scenario import (
+    SCENARIO_VEHICLES,
+    Narrator,
+    Scenario,
+    ScenarioError,
+    ScenarioReport,
+    StopRequestedError,
+)
+from fleet_bringup.stack import (
+    BringupError,
+    Stack,
+    StackOptions,
+    StopSignals,
+    bridge_settings,
+    running_stack,
+)
+from fleet_core.errors import FleetCoreError
+from fleet_core.sim.config import MAX_VEHICLES
 from fleet_db.db import FleetDbError, make_engine
-from fleet_interfaces.action import ExecuteMission, RequestCharge
-from fleet_interfaces.msg import FleetStatus
-from fleet_interfaces.srv import PlanMission
-from fleet_manager.node import FleetManagerNode
-from fleet_ros.graph import RosGraph
-from fleet_ros.qos import FLEET_QOS
-from fleet_sim.node import FleetSimNode
-from mission_planner.node import MissionPlannerNode
+from web_bridge.security import Passwords
+from web_bridge.settings import Settings, SettingsError
+
+log = logging.getLogger("fleet_bringup.demo")
+
+DEFAULT_TIME_FACTOR = 5.0  # the scenario takes two to three minutes
 
 
-class _Goal:
-    """One action goal: prints its feedback now and then, keeps its result."""
+@dataclass(frozen=True)
+class DemoSession:
+    """The running stack, the login made for it and the scenario ready to play."""
 
-    def __init__(self, graph: RosGraph, action: Any, name: str, goal: Any, label: str) -> None:
-        self.label = label
-        self.result: Any = None
-        self.done = threading.Event()
-        self._last_print = 0.0
-        client = graph.action_client(f"demo_{label}", action, name)
-        if not client.wait_for_server(timeout_sec=10.0):
-            raise RuntimeError(f"{name} is not available")
-        sent = client.send_goal_async(goal, feedback_callback=self._feedback)
-        graph.wait_for(sent.done, 10.0, f"{label} sent")
-        handle = sent.result()
-        if handle is None or not handle.accepted:
-            raise RuntimeError(f"{name} refused the {label} goal")
-        handle.get_result_async().add_done_callback(self._result)
-
-    def _feedback(self, msg: Any) -> None:
-        fb = msg.feedback
-        now = time.monotonic()
-        if now - self._last_print < 2.0:
-            return
-        self._last_print = now
-        if hasattr(fb, "progress_pct"):
-            print(f"  [{self.label}] {fb.state:<8} {fb.vehicle_id or '-':<5} "
-                  f"{fb.progress_pct:5.1f}%  waypoint {fb.current_waypoint + 1}/"
-                  f"{fb.waypoint_count}  {fb.distance_remaining_m:6.0f} m to go")
-        else:
-            print(f"  [{self.label}] {fb.state:<13} battery {fb.battery_pct:5.1f}%  "
-                  f"queue {fb.queue_position}  pad {fb.station_id}/{fb.pad}")
-
-    def _result(self, future: Any) -> None:
-        self.result = future.result().result
-        self.done.set()
+    stack: Stack
+    login: DemoLogin
+    scenario: Scenario
+    vehicles: list[str]
 
 
-def _area(frame: LocalFrame, east: float, north: float, size: float) -> dict[str, Any]:
-    ring = [(east, north), (east + size, north), (east + size, north + size),
-            (east, north + size), (east, north)]
-    coords = [[(g := frame.to_geo(e, n, 0.0)).longitude, g.latitude] for e, n in ring]
-    return {"type": "Polygon", "coordinates": [coords]}
-
-
-def _report_database(since: float) -> None:
+def wait_for_site(url: str, site_id: str, stop: threading.Event, timeout: float = 30.0) -> None:
+    """Wait until the recorder has written the fleet's site (the login's grant names it)."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
-        engine = make_engine()
-    except FleetDbError as exc:
-        print(f"(no database report: {exc})")
-        return
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "select vehicle_id, count(*), count(mission_id) from telemetry where time >= "
-            "to_timestamp(:t) group by vehicle_id order by vehicle_id"), {"t": since}).all()
-        flights = conn.execute(text(
-            "select vehicle_id, duration_s, distance_m, max_alt_rel_m, energy_wh, wh_per_km "
-            "from flights where started_at >= to_timestamp(:t) order by started_at"),
-            {"t": since}).all()
-        events = conn.execute(text(
-            "select count(*) from mission_events where time >= to_timestamp(:t)"),
-            {"t": since}).scalar()
-    engine.dispose()
-    print("recorded in PostGIS:")
-    for vid, n, with_mission in rows:
-        print(f"  telemetry {vid}: {n} rows ({with_mission} tagged with a mission)")
-    for vid, duration, distance, alt, wh, whkm in flights:
-        print(f"  flight {vid}: {duration:.0f} s, {distance:.0f} m, max {alt or 0:.0f} m, "
-              f"{wh or 0:.1f} Wh ({whkm or 0:.1f} Wh/km)")
-    print(f"  mission events: {events}")
+        deadline = time.monotonic() + timeout
+        while True:
+            with engine.connect() as conn:
+                if conn.execute(text("select 1 from sites where id = :s"),
+                                {"s": site_id}).first():
+                    return
+            if stop.wait(0.2):
+                raise StopRequestedError
+            if time.monotonic() > deadline:
+                raise BringupError(f"the recorder did not write site {site_id!r} within "
+                                   f"{timeout:g} s (is it recording?)")
+    finally:
+        engine.dispose()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the demo; return the exit code."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--time-factor", type=float, default=5.0,
-                        help="simulated seconds per wall second (default 5)")
-    parser.add_argument("--timeout", type=float, default=240.0,
-                        help="give up after this many wall seconds (default 240)")
-    parser.add_argument("--no-recorder", action="store_true",
-                        help="do not record into PostgreSQL")
-    args = parser.parse_args(argv)
-    if not 0.5 <= args.time_factor <= 20:
-        parser.error(f"--time-factor must be 0.5..20, got {args.time_factor}")
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    started = time.time()
-    with RosGraph() as graph:
-        graph.add(FleetSimNode(context=graph.context, parameter_overrides=[
-            Parameter("time_factor", value=float(args.time_factor))]))
-        graph.add(FleetManagerNode(context=graph.context))
-        planner = MissionPlannerNode(context=graph.context)
-        graph.add(planner)
-        if not args.no_recorder:
-            from telemetry_recorder.node import TelemetryRecorderNode  # noqa: PLC0415
-
+@contextlib.contextmanager
+def demo_session(opts: StackOptions, settings: Settings, *, stop: threading.Event,
+                 say: Narrator, domain_id: int | None = None, username: str = "demo",
+                 log_level: str = "warning") -> Iterator[DemoSession]:
+    """Run the stack with a login made for it; remove the login and stop it all on exit."""
+    with running_stack(opts, settings, domain_id=domain_id, log_level=log_level) as stack:
+        configs = stack.fleet.configs
+        scenario = Scenario(stack.fleet.graph, configs, time_factor=opts.time_factor, say=say,
+                            stop=stop, tag=opts.tag)
+        vehicles = scenario.wait_for_fleet()
+        say(f"fleet ready: {len(vehicles)} vehicles ({vehicles[0]} .. {vehicles[-1]}) at "
+            f"{configs.fleet.sites[0].name if configs.fleet.sites else 'no site'}")
+        site = configs.site_id
+        if site is not None:
+            wait_for_site(settings.database_url, site, stop)
+        login = create_demo_login(
+            settings.database_url, site, username=username,
+            passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_kib))
+        try:
+            yield DemoSession(stack, login, scenario, vehicles)
+        finally:
             try:
-                graph.add(TelemetryRecorderNode(context=graph.context))
-            except FleetDbError as exc:
-                print(f"recorder not started ({exc}); continuing without it")
-                args.no_recorder = True
-        status: list[FleetStatus] = []
-        graph.node("demo_status").create_subscription(
-            FleetStatus, "/fleet/status", status.append, FLEET_QOS)
-        graph.wait_for(lambda: len(planner.candidates()) >= 3, 30.0, "three idle vehicles")
-        print(f"fleet: {', '.join(sorted(planner.vehicles))}; time factor {args.time_factor:g}")
+                remove_demo_login(settings.database_url, login)
+            except (OSError, FleetDbError, ValueError) as exc:
+                log.warning("the demo login %s was not removed: %s", login.username, exc)
 
-        frame = LocalFrame.at(planner.fleet_settings.origin)
-        survey = {"type": "survey", "name": "field", "altitude_m": 30.0, "speed_mps": 8.0,
-                  "area": _area(frame, 60.0, -40.0, 120.0), "pattern": "lawnmower",
-                  "camera": {"hfov_deg": 70.0, "vfov_deg": 55.0},
-                  "side_overlap_pct": 60.0, "front_overlap_pct": 70.0}
-        preview = graph.call(graph.node("demo_plan").create_client(
-            PlanMission, "/mission_planner/plan"), PlanMission.Request(
-            spec_json=json.dumps(survey)))
-        print(f"preview: survey {preview.distance_m:.0f} m, {preview.duration_s:.0f} s, "
-              f"{preview.energy_wh:.1f} Wh (+{preview.reserve_wh:.1f} Wh reserve), coverage "
-              f"{preview.coverage_pct:.1f}%, {len(preview.waypoints)} waypoints")
-        delivery = {"type": "delivery", "altitude_m": 40.0, "pickup": "@depot",
-                    "dropoff": "@clinic", "payload_kg": 0.5}
-        goals = [
-            _Goal(graph, ExecuteMission, "/mission_planner/execute_mission",
-                  ExecuteMission.Goal(spec_json=json.dumps(survey), priority=5,
-                                      created_by="demo"), "survey"),
-            _Goal(graph, ExecuteMission, "/mission_planner/execute_mission",
-                  ExecuteMission.Goal(spec_json=json.dumps(delivery), priority=7,
-                                      created_by="demo"), "delivery"),
-        ]
-        deadline = time.monotonic() + args.timeout
-        for g in goals:
-            if not g.done.wait(max(1.0, deadline - time.monotonic())):
-                print(f"{g.label}: not finished in time")
-                return 1
-            r = g.result
-            print(f"{g.label}: {r.final_state} ({r.reason}); flew {r.flown_distance_m:.0f} m "
-                  f"in {r.duration_s:.0f} s")
-        vid = next((v for v, x in planner.vehicles.items()
-                    if x.battery_pct < 99.0 and x.landed), None)
-        if vid is not None:
-            graph.wait_for(lambda: planner.vehicles[vid].status.name == "IDLE",
-                           max(1.0, deadline - time.monotonic()), f"{vid} idle")
-            target = min(100.0, planner.vehicles[vid].battery_pct + 5.0)
-            print(f"{vid}: charge to {target:.0f}%")
-            charge = _Goal(graph, RequestCharge, "/mission_planner/request_charge",
-                           RequestCharge.Goal(vehicle_id=vid, target_pct=target), "charge")
-            if charge.done.wait(max(1.0, deadline - time.monotonic())):
-                r = charge.result
-                print(f"charge: {'done' if r.success else 'failed'} ({r.reason}); "
-                      f"{r.start_pct:.0f}% -> {r.charged_pct:.0f}% at {r.station_id}/{r.pad}, "
-                      f"waited {r.queue_wait_s:.0f} s")
+
+def recorded(url: str, since: datetime, vehicles: Sequence[str]) -> str:
+    """One line of what the recorder stored in PostGIS for these vehicles since ``since``."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            args = {"t": since, "v": list(vehicles)}
+            rows = conn.execute(text(
+                "select (select count(*) from telemetry where time >= :t and vehicle_id = any(:v)),"
+                " (select count(*) from flights where started_at >= :t and vehicle_id = any(:v)),"
+                " (select count(*) from missions where created_at >= :t and vehicle_id = any(:v)),"
+                " (select count(*) from charging_sessions where requested_at >= :t"
+                "  and vehicle_id = any(:v))"), args).one()
+    finally:
+        engine.dispose()
+    telemetry, flights, missions, sessions = rows
+    return (f"recorded in PostGIS: {telemetry:,} telemetry rows, {flights} flights, "
+            f"{missions} missions, {sessions} charging sessions")
+
+
+def summary(report: ScenarioReport) -> str:
+    """What the scenario did, in one line."""
+    parts = [f"{run.mission_id} {run.state.value if run.state else '?'} "
+             f"({' -> '.join(run.vehicles) or '-'})" for run in report.missions.values()]
+    if report.charge is not None:
+        c = report.charge
+        parts.append(f"{c.vehicle_id} charged {c.start_pct:.0f}% -> {c.charged_pct:.0f}%")
+    return "; ".join(parts)
+
+
+def _play(session: DemoSession, say: Narrator, url: str, since: datetime) -> None:
+    """Play the scenario (on its own thread) and tell how it ended."""
+    try:
+        report = session.scenario.run()
+    except StopRequestedError:
+        return
+    except Exception as exc:  # a bug: said in one line, the fleet and dashboard stay up
+        log.debug("the scenario raised", exc_info=True)
+        say(f"the scenario stopped: {exc!r}")
+        return
+    minutes, seconds = divmod(int(report.elapsed_s), 60)
+    if report.ok:
+        say(f"scenario complete in {minutes}:{seconds:02d}: {summary(report)}")
+    else:
+        say(f"scenario finished in {minutes}:{seconds:02d} with problems: "
+            f"{'; '.join(report.errors)}")
+    with contextlib.suppress(FleetDbError, OSError):
         time.sleep(2.0)  # the recorder's last batches
-    if not args.no_recorder:
-        _report_database(started)
+        say(recorded(url, since, session.vehicles))
+    say("the fleet stays up: explore the dashboard; Ctrl-C stops the demo")
+
+
+def _env_number(name: str, default: float) -> str:
+    return os.environ.get(name) or f"{default:g}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo until Ctrl-C; return the exit code."""
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vehicles", type=int, default=_env_number("VEHICLES", 10),
+                        help=f"simulated vehicles, {SCENARIO_VEHICLES}..{MAX_VEHICLES} (1.. "
+                             "without the scenario; env VEHICLES, default 10)")
+    parser.add_argument("--time-factor", type=float,
+                        default=_env_number("TIME_FACTOR", DEFAULT_TIME_FACTOR),
+                        help="simulated seconds per wall second, 0.5..20 (env TIME_FACTOR, "
+                             f"default {DEFAULT_TIME_FACTOR:g})")
+    parser.add_argument("--port", type=int,
+                        help="dashboard port (env FLEET_PORT, default 8080; 0: any free one)")
+    parser.add_argument("--no-scenario", action="store_true",
+                        help="only the fleet and the dashboard, no scripted missions")
+    parser.add_argument("--log-level", default="warning",
+                        choices=["debug", "info", "warning", "error"],
+                        help="of the nodes and the bridge (default warning)")
+    parser.add_argument("--tag", default="", help=argparse.SUPPRESS)  # tests: ids of their own
+    args = parser.parse_args(argv)
+    least = 1 if args.no_scenario else SCENARIO_VEHICLES
+    if not least <= args.vehicles <= MAX_VEHICLES:
+        parser.error(f"--vehicles (VEHICLES) must be {least}..{MAX_VEHICLES}"
+                     f"{'' if args.no_scenario else ' for the scenario'}, got {args.vehicles}")
+    if not 0.5 <= args.time_factor <= 20:
+        parser.error(f"--time-factor (TIME_FACTOR) must be 0.5..20, got {args.time_factor:g}")
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = bridge_settings(**({} if args.port is None else {"port": args.port}))
+        opts = StackOptions(args.vehicles, args.time_factor, tag=args.tag,
+                            database_url=settings.database_url,
+                            ros_log_level="warn" if args.log_level == "warning"
+                            else args.log_level)
+    except (SettingsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    missing = preflight.missing(settings.database_url, settings.redis_url, settings.web_dir)
+    if missing:
+        print("the demo cannot start:", file=sys.stderr)
+        for m in missing:
+            print(f"  - {m}", file=sys.stderr)
+        return 1
+    say = Narrator()
+    since = datetime.now(UTC)
+    print(f"fleet demo: {args.vehicles} simulated vehicles, time x{args.time_factor:g}; "
+          "starting the graph and the dashboard...", flush=True)
+    with StopSignals("stopping the demo: scenario, dashboard, fleet, recorder...",
+                     "still stopping (the recorder writes its last rows)...",
+                     ignore_after=True) as stop:
+        try:
+            with demo_session(opts, settings, stop=stop.requested, say=say,
+                              log_level=args.log_level) as session:
+                login = session.login
+                print(f"\n  dashboard  {session.stack.bridge.url}\n"
+                      f"  login      {login.username} / {login.password}   (operator at "
+                      f"{login.site_id or 'every site'}; made for this run, removed at exit)\n"
+                      f"  stop       Ctrl-C\n", flush=True)
+                player = threading.Thread(target=_play, args=(session, say,
+                                                              settings.database_url, since),
+                                          name="demo-scenario", daemon=True)
+                if not args.no_scenario:
+                    player.start()
+                stop.wait()
+                if player.is_alive():
+                    player.join(15.0)  # it sees the stop at its next wait
+        except StopRequestedError:
+            pass  # Ctrl-C before the fleet was up
+        except (BringupError, ScenarioError, FleetDbError, FleetCoreError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print("demo stopped: graph, dashboard and recorder closed, demo login removed.", flush=True)
     return 0
 
 

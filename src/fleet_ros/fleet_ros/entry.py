@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import rclpy
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.experimental import EventsExecutor  # type: ignore[attr-defined]
 from rclpy.node import Node
@@ -56,19 +58,62 @@ def settle_garbage_collector() -> None:
     gc.freeze()
 
 
+def _quiet_interrupts() -> None:
+    """Make SIGINT stop the spin without a KeyboardInterrupt, however often it arrives.
+
+    rclpy's own handler (installed by ``rclpy.init``) shuts the context down, which ends the
+    spin; it then calls the Python handler it found, whose KeyboardInterrupt lands wherever
+    the main thread is. Under launch a terminal Ctrl-C arrives twice (from the terminal and
+    from launch), so the second one landed in ``destroy_node()`` and cut the recorder's final
+    spool sync short. Set before ``rclpy.init``, so that rclpy chains to this no-op. SIGTERM
+    needs nothing: rclpy does not chain it to the default handler.
+    """
+    signal.signal(signal.SIGINT, lambda _signum, _frame: None)
+
+
+def ignore_stop_signals() -> None:
+    """Ignore SIGINT and SIGTERM from here to the end of the process (call it once the
+    process's work is done and it is only exiting).
+
+    The interpreter's exit restores the default handlers of every signal Python handled
+    (all but ignored ones), and tearing DDS down takes a few hundred ms: a second Ctrl-C then
+    killed the process with -2, which launch reports as "process has died".
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None,
              executor_kind: str = "events") -> int:
     """Create the node with ``factory`` and spin it until shutdown; return an exit code.
 
-    Configuration errors are reported in one line naming the bad value, with exit code 2.
+    Meant as a node process's main. Configuration errors are reported in one line naming the
+    bad value, with exit code 2. SIGINT or SIGTERM, once or many times, stop the spin;
+    ``destroy_node()`` then runs to the end (a recorder's flush) and the exit code is 0. When
+    this returns, both signals are ignored: the process is only ending.
     """
+    _quiet_interrupts()
+    try:
+        return _spin_node(factory, args, executor_kind)
+    finally:
+        ignore_stop_signals()
+
+
+def _spin_node(factory: Callable[[], Node], args: Sequence[str] | None,
+               executor_kind: str) -> int:
     with rclpy.init(args=list(args) if args is not None else None) as init:
         context = init.context
         try:
             node = factory()
-        except (FleetCoreError, ValueError) as exc:
+        except (FleetCoreError, ValueError, ParameterException) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except Exception:
+            if context.ok():
+                raise
+            # A signal during start-up shut the context down under the constructor; what
+            # that made it raise (an invalid context) is the stop asked for, not a fault.
+            return 0
         executor = make_executor(executor_kind)
         executor.add_node(node)
         settle_garbage_collector()
@@ -81,7 +126,7 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None,
             # EventsExecutor adds a done-callback to it on every call.
             while context.ok():
                 executor.spin_until_future_complete(Future(), timeout_sec=0.2)
-        except (KeyboardInterrupt, ExternalShutdownException):
+        except ExternalShutdownException:
             pass
         finally:
             executor.shutdown()

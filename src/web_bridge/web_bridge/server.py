@@ -10,8 +10,21 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from fleet_ros.entry import ignore_stop_signals
 from web_bridge.app import create_app
 from web_bridge.settings import SettingsError, load_settings
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, but a second Ctrl-C does not cut the graceful shutdown short.
+
+    A terminal's Ctrl-C under launch reaches the process twice (the terminal's and launch's);
+    uvicorn's own handler forces an exit on the second one, cancelling the app's shutdown
+    (ROS node, Redis, database) mid-way with a traceback.
+    """
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        self.should_exit = True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                             log_level=args.log_level, proxy_headers=True,
                             timeout_graceful_shutdown=5, ws_max_size=1_048_576,
                             ws_per_message_deflate=settings.ws_compression)
-    with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            _Server(config).run()
+    finally:
+        ignore_stop_signals()  # only exiting now: a late signal must not kill the teardown
     return 0

@@ -140,6 +140,33 @@ def test_a_vehicle_that_was_not_on_a_mission_is_not_sent_on_one_after_yielding()
     assert clear.commands == ()
 
 
+def test_a_vehicle_going_home_keeps_going_and_one_on_a_mission_yields_to_it() -> None:
+    reaction = coordinator().check(head_on(mode0=Px4Mode.RTL), NOW)
+    assert [c.vehicle_id for c in reaction.commands] == ["uav1"]
+
+
+def test_a_vehicle_that_yielded_on_its_way_home_is_sent_home_again_once_clear() -> None:
+    # Both going home: the larger id yields; left holding it would hover until its battery
+    # forced a landing wherever it was.
+    c = coordinator()
+    both_home = fleet(vehicle("uav0", 0.0, ve=8.0, mode=Px4Mode.RTL),
+                      vehicle("uav1", 100.0, ve=-8.0, mode=Px4Mode.RTL))
+    assert [cmd.vehicle_id for cmd in c.check(both_home, NOW).commands] == ["uav1"]
+    clear = c.check(fleet(vehicle("uav0", 80.0, ve=8.0, mode=Px4Mode.RTL),
+                          vehicle("uav1", 20.0, ve=-8.0, up=42.0, mode=Px4Mode.LOITER)),
+                    NOW + 10.0)
+    assert clear.commands == (ReturnToLaunch("uav1", "return home after separation hold"),)
+
+
+def test_a_vehicle_that_yielded_while_landing_lands_once_clear() -> None:
+    c = coordinator()
+    c.check(fleet(vehicle("uav0", 0.0, ve=8.0, mode=Px4Mode.LAND),
+                  vehicle("uav1", 100.0, ve=-8.0, mode=Px4Mode.LAND)), NOW)
+    clear = c.check(fleet(vehicle("uav0", 80.0, ve=8.0), vehicle("uav1", 20.0, up=42.0)),
+                    NOW + 10.0)
+    assert clear.commands == (Land("uav1", "land after separation hold"),)
+
+
 def test_a_pair_resolves_when_one_of_them_lands() -> None:
     c = coordinator()
     c.check(head_on(), NOW)

@@ -25,6 +25,10 @@ from fleet_core.geo import haversine_m
 from fleet_core.mavlink import Px4Mode
 
 _GOING_DOWN_MODES = (Px4Mode.RTL, Px4Mode.LAND)
+# Who keeps going when two vehicles close in (the other yields; equal: the larger id yields).
+# A vehicle going home or landing first: it is often short of battery, and holding it spends
+# what it needs to get down. Then one flying a mission, then any other.
+_RIGHT_OF_WAY: dict[str, int] = {Px4Mode.RTL: 3, Px4Mode.LAND: 3, Px4Mode.MISSION: 2}
 
 ProblemKey = tuple[str, ...]
 """An EventBook key: the kind of problem, then what it is about (vehicles, zone)."""
@@ -263,7 +267,7 @@ class Coordinator:
             e, n, u = frame.to_enu(v.position)
             ve, vn, vu = v.velocity_enu
             tracks.append(Track(vid, e, n, u, ve, vn, vu))
-            priority[vid] = 2 if v.mode == Px4Mode.MISSION else 1
+            priority[vid] = _RIGHT_OF_WAY.get(v.mode, 1)
         conflicts = {c.key: c for c in find_conflicts(tracks, rules)}
         for key, c in conflicts.items():
             yielder = yielding_vehicle(c, priority)
@@ -293,8 +297,22 @@ class Coordinator:
                     continue
             out.emit(self.book.resolve(open_key, now, "separation restored"))
             for vid in pair:
-                if self._held.pop(vid, None) == Px4Mode.MISSION:
-                    out.commands.append(ResumeMission(vid, "resume after separation hold"))
+                resume = self._resume(vid, self._held.pop(vid, None))
+                if resume is not None:
+                    out.commands.append(resume)
+
+    @staticmethod
+    def _resume(vehicle_id: str, mode: str | None) -> SafetyCommand | None:
+        """What a vehicle that held for separation goes back to: its mission, or home or
+        down when it was returning or landing (a vehicle left holding would hover until its
+        battery forces a landing wherever it is); nothing for any other mode."""
+        if mode == Px4Mode.MISSION:
+            return ResumeMission(vehicle_id, "resume after separation hold")
+        if mode == Px4Mode.RTL:
+            return ReturnToLaunch(vehicle_id, "return home after separation hold")
+        if mode == Px4Mode.LAND:
+            return Land(vehicle_id, "land after separation hold")
+        return None
 
     def _yield(self, v: VehicleState) -> SafetyCommand:
         """Return how ``v`` holds for separation: where it is, or higher (the strategy)."""
