@@ -7,7 +7,15 @@ import dataclasses
 import pytest
 
 from fleet_core.fleet.model import VehicleSpec
-from fleet_core.planning import PlanningContext, PlanningError, WaypointKind
+from fleet_core.geo import GeoPoint, LocalFrame
+from fleet_core.planning import (
+    MissionPlan,
+    PlanningContext,
+    PlanningError,
+    WaypointKind,
+    parse_request,
+    plan_mission,
+)
 from fleet_core.planning.charging_stops import insert_charging_stops
 from fleet_core.planning.environment import PlanEnvironment, Step
 
@@ -57,3 +65,47 @@ def test_a_station_off_the_reachable_part_of_the_route_is_refused() -> None:
     env = environment(charging_stations=[("far", FRAME.to_geo(0, 9000, 0))])
     with pytest.raises(PlanningError, match="no charging station is reachable"):
         insert_charging_stops(env, route(env, 3000, 0, 3000, 0, 3000))
+
+
+# Issue #14: a detour flown with the parcel on board must be costed with the parcel.
+NEAR_BONN = LocalFrame.at(GeoPoint(50.0, 8.0))
+COURIER = VehicleSpec("uav0", "/uav0/mavros", max_payload_kg=2.0)
+
+
+def courier_plan(payload_kg: float, **kw: object) -> MissionPlan:
+    def east(m: float) -> dict[str, float]:
+        p = NEAR_BONN.to_geo(m, 0, 0)
+        return {"latitude": p.latitude, "longitude": p.longitude}
+
+    spec = {"type": "delivery", "altitude_m": 40, "pickup": east(7000), "dropoff": east(9000),
+            "payload_kg": payload_kg}
+    ctx = PlanningContext(start=NEAR_BONN.to_geo(0, 0, 0), vehicle=COURIER, now=1000.0,
+                          charging_stations=[("pad_east", NEAR_BONN.to_geo(10_000, 0, 0))])
+    ctx = dataclasses.replace(ctx, **kw)  # type: ignore[arg-type]
+    return plan_mission(parse_request(spec), ctx)
+
+
+def test_a_detour_flown_with_the_parcel_is_costed_with_the_parcel() -> None:
+    plan = courier_plan(1.5)
+    kinds = [w.kind for w in plan.waypoints]
+    pick, drop = kinds.index(WaypointKind.PICKUP), kinds.index(WaypointKind.DROPOFF)
+    # The parcel is on board from the pickup to the drop-off, whatever is flown between.
+    assert all(w.payload_kg == 1.5 for w in plan.waypoints[pick + 1:drop + 1])
+    assert all(w.payload_kg == 0.0 for w in plan.waypoints[:pick + 1])
+    assert all(w.payload_kg == 0.0 for w in plan.waypoints[drop + 1:])
+    for leg in plan.legs:
+        assert leg.energy_wh + plan.reserve_wh <= COURIER.battery_capacity_wh + 1e-6
+
+
+def test_a_detour_after_the_drop_off_is_costed_without_the_parcel() -> None:
+    plan = courier_plan(1.5)
+    kinds = [w.kind for w in plan.waypoints]
+    drop = kinds.index(WaypointKind.DROPOFF)
+    assert WaypointKind.CHARGE in kinds[drop:]
+    assert all(w.payload_kg == 0.0 for w in plan.waypoints[drop + 1:])
+
+
+def test_the_parcel_on_a_detour_can_make_a_plan_refused_with_the_reason() -> None:
+    # Half a battery: with the parcel no station can be reached with the reserve kept.
+    with pytest.raises(PlanningError, match="no charging station is reachable"):
+        courier_plan(1.5, available_energy_wh=120.0)

@@ -33,6 +33,11 @@ from fleet_core.planning.types import (
     WaypointKind,
 )
 
+# Below these, photogrammetry cannot match enough features between neighbouring photos
+# to stitch them; the plan is still made (the operator may want it), with a warning.
+MIN_SIDE_OVERLAP_PCT = 60.0
+MIN_FRONT_OVERLAP_PCT = 70.0
+
 
 def plan_mission(request: MissionRequest, ctx: PlanningContext) -> MissionPlan:
     """Plan ``request`` for the vehicle in ``ctx``; PlanningError says why it cannot be flown.
@@ -131,6 +136,7 @@ def _area_mission(r: MissionRequest, pl: PlanEnvironment, steps: list[Step],
             width, height = r.camera.footprint(r.altitude_m)
             spacing = width * (1 - r.side_overlap_pct / 100.0)
             trigger = height * (1 - r.front_overlap_pct / 100.0)
+            _warn_low_overlap(r, pl)
             bearing = (r.sweep_deg % 180.0 if r.sweep_deg is not None
                        else patterns.longest_edge_bearing(allowed))
             fp = (width, height)
@@ -155,6 +161,15 @@ def _area_mission(r: MissionRequest, pl: PlanEnvironment, steps: list[Step],
         pl.goto(steps, run[0], kind, speed=speed, what="the next survey line")
         steps.extend(Step(p, r.altitude_m, kind, speed=speed) for p in run[1:])
     return extra
+
+
+def _warn_low_overlap(r: MissionRequest, pl: PlanEnvironment) -> None:
+    """Warn when the overlap is below what photogrammetry needs to stitch the photos."""
+    for what, pct, least in (("side", r.side_overlap_pct, MIN_SIDE_OVERLAP_PCT),
+                             ("front", r.front_overlap_pct, MIN_FRONT_OVERLAP_PCT)):
+        if pct < least:
+            pl.warnings.append(f"{what} overlap {pct:g} % is below the {least:g} % "
+                               "photogrammetry needs to stitch the photos")
 
 
 def finish_plan(env: PlanEnvironment, request: MissionRequest, steps: list[Step],

@@ -36,11 +36,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.validation import explain_validity
 
 from fleet_core.geo import GeoPoint
 from fleet_core.planning.errors import RequestError
+from fleet_core.planning.projection import unwrap_longitudes
 from fleet_core.planning.types import (
     Area,
     Camera,
@@ -64,6 +66,9 @@ _KEYS = {
 MAX_ALTITUDE_M = 500.0
 MAX_SPEED_MPS = 30.0
 MAX_VERTICES = 10_000
+# Below this a polygon is a line or a point: nothing to survey or fly around.
+MIN_AREA_M2 = 1.0
+_GEOD = Geod(ellps="WGS84")
 
 
 def _number(raw: object, field: str, *, low: float | None = None, high: float | None = None,
@@ -120,8 +125,11 @@ def _position(raw: object, field: str) -> Target:
 def _ring(raw: object, field: str) -> Ring:
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise RequestError(field, f"must be a list of [longitude, latitude], got {raw!r}")
-    if len(raw) > MAX_VERTICES:
-        raise RequestError(field, f"has {len(raw)} vertices, more than {MAX_VERTICES}")
+    # The closing vertex repeats the first, so it may come on top of the limit; refused
+    # before parsing so that a huge ring costs nothing.
+    if len(raw) > MAX_VERTICES + 1:
+        distinct = len(raw) - (raw[0] == raw[-1])
+        raise RequestError(field, f"has {distinct} vertices, more than {MAX_VERTICES}")
     pts: list[tuple[float, float]] = []
     for i, v in enumerate(raw):
         if (not isinstance(v, Sequence) or isinstance(v, str) or len(v) not in (2, 3)):
@@ -131,6 +139,8 @@ def _ring(raw: object, field: str) -> Ring:
         pts.append((lon, lat))
     if pts and pts[0] != pts[-1]:
         pts.append(pts[0])
+    if len(pts) - 1 > MAX_VERTICES:
+        raise RequestError(field, f"has {len(pts) - 1} vertices, more than {MAX_VERTICES}")
     if len(set(pts)) < 3:
         raise RequestError(field, f"needs at least 3 distinct vertices, got {len(set(pts))}")
     return tuple(pts)
@@ -158,12 +168,32 @@ def _area(raw: object, field: str) -> Area:
         if not isinstance(rings_raw, Sequence) or isinstance(rings_raw, str) or not rings_raw:
             raise RequestError(where, f"must be a non-empty list of rings, got {rings_raw!r}")
         polygons.append(tuple(_ring(r, f"{where}[{j}]") for j, r in enumerate(rings_raw)))
-    shape: Polygon | MultiPolygon
-    shape = (Polygon(polygons[0][0], polygons[0][1:]) if len(polygons) == 1 else
-             MultiPolygon([Polygon(p[0], p[1:]) for p in polygons]))
+    shape = _planar(polygons)
     if not shape.is_valid:
         raise RequestError(field, f"is not a valid polygon: {explain_validity(shape)}")
+    for i, rings in enumerate(polygons):
+        size = _area_m2(rings)
+        if size < MIN_AREA_M2:
+            where = f"{field}.coordinates" + (f"[{i}]" if kind == "MultiPolygon" else "")
+            raise RequestError(where, f"has (almost) no area: {size:.4g} m²")
     return Area(tuple(polygons))
+
+
+def _area_m2(rings: PolygonRings) -> float:
+    """Return the geodesic area of a polygon: its exterior less its holes."""
+    sizes = [abs(_GEOD.polygon_area_perimeter([v[0] for v in r], [v[1] for v in r])[0])
+             for r in rings]
+    return sizes[0] - sum(sizes[1:])
+
+
+def _planar(polygons: Sequence[PolygonRings]) -> Polygon | MultiPolygon:
+    """Return the polygons in lon/lat with longitudes unwrapped, so that a ring across the
+    antimeridian is checked as the small shape it is, not one spanning the globe."""
+    lons = iter(unwrap_longitudes([v[0] for rings in polygons for r in rings for v in r]))
+    flat = [[[(float(next(lons)), v[1]) for v in r] for r in rings] for rings in polygons]
+    if len(flat) == 1:
+        return Polygon(flat[0][0], flat[0][1:])
+    return MultiPolygon([Polygon(p[0], p[1:]) for p in flat])
 
 
 def _camera(raw: object, field: str) -> Camera:
