@@ -100,6 +100,9 @@ if [[ -f "$STAMPS/build" && "$(cat "$STAMPS/build")" == "$BUILD_SUM" && -f insta
   log "workspace unchanged since the last build"
 else
   log "colcon build (the first build takes a few minutes)"
+  # colcon's default make flags add a load limit (-l<cores>): on a machine already busy (tests
+  # running beside it) make then starts one job at a time, and the build took over 15 min.
+  export MAKEFLAGS="${MAKEFLAGS:--j$(nproc)}"
   SKIP_ARGS=()
   if (( ${#SKIP[@]} )); then SKIP_ARGS=(--packages-skip "${SKIP[@]}"); fi
   "$VENV/bin/colcon" --log-base build/log build --merge-install --symlink-install \

@@ -624,3 +624,52 @@ def test_every_mavros_topic_is_subscribed_with_the_qos_mavros_publishes_it_with(
         assert len(infos) == 1, name
         qos = infos[0].qos_profile
         assert (qos.reliability, qos.durability) == expected[kind], name
+
+
+def test_bytes_that_are_not_the_topics_message_are_ignored_and_counted_as_malformed(
+        graph: RosGraph, tmp_path: Path) -> None:
+    fm = graph.add(FleetManagerNode(context=graph.context, parameter_overrides=[
+        Parameter("config_file", value=fleet_config(
+            tmp_path, vehicles=[{"id": "junk", "mavros_prefix": "/junk/mavros"}]))]))
+    node = graph.node("junk_source")
+    fix_pub = node.create_publisher(NavSatFix, "/junk/mavros/global_position/global", SENSOR_QOS)
+    state_pub = node.create_publisher(State, "/junk/mavros/state", STATE_QOS)
+    graph.wait_for(lambda: fix_pub.get_subscription_count() > 0, 5.0, "the manager to subscribe")
+    fix_pub.publish(b"\x00\x01\x00\x00" + b"\xff" * 8)  # a CDR header and then nonsense
+    state_pub.publish(b"\x00\x01\x00\x00\x07")
+    v = fm.fleet["junk"]
+    graph.wait_for(lambda: v.rejected.get(RejectReason.MALFORMED, 0) >= 2, 5.0,
+                   "two malformed messages counted")
+    assert v.position is None
+
+
+def test_accepted_samples_are_batched_on_fleet_telemetry_for_the_recorder(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from fleet_core.fleet.telemetry import (
+        AutopilotState,
+        Heading,
+        PositionFix,
+        RelativeAltitude,
+        Velocity,
+    )
+    from fleet_interfaces.msg import TelemetryBatch
+    from fleet_ros.fleet_topics import TELEMETRY
+    from fleet_ros.telemetry_batch import batch_samples
+
+    start(graph, sim_config(tmp_path, [{"id": "b1", "home": _home(0.0)},
+                                       {"id": "b2", "home": _home(50.0)}]),
+          fleet_config(tmp_path))
+    batches = Collector(graph, TelemetryBatch, TELEMETRY.name, TELEMETRY.qos)
+    def fixes() -> list[Any]:
+        return [s for m in batches.snapshot() for s in batch_samples(m)
+                if isinstance(s.value, PositionFix)]
+
+    graph.wait_for(lambda: {s.vehicle_id for s in fixes()} == {"b1", "b2"}, 15.0,
+                   "fixes of both vehicles in the batches")
+    kinds = {type(s.value) for m in batches.snapshot() for s in batch_samples(m)}
+    assert {PositionFix, RelativeAltitude, Heading, Velocity, AutopilotState} <= kinds
+    home = GeoPoint(**HOME)
+    assert all(haversine_m(s.value.position, home) < 100.0 for s in fixes())
+    sequences = [m.sequence for m in batches.snapshot()]
+    assert sequences == sorted(sequences)
+    assert len(set(sequences)) == len(sequences)

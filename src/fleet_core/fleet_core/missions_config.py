@@ -12,6 +12,10 @@ from fleet_core.dispatch.allocation import CostWeights
 from fleet_core.dispatch.dispatcher import DispatcherConfig
 from fleet_core.errors import ConfigError
 from fleet_core.planning.library import PlaceKind, WaypointLibrary
+from fleet_core.planning.simplify import (
+    DEFAULT_MIN_WAYPOINT_SPACING_M,
+    MAX_MIN_WAYPOINT_SPACING_M,
+)
 from fleet_core.sim.config import STATIONS, ChargingPad, charging_pads
 from fleet_core.yaml_config import (
     POSITION_KEYS,
@@ -40,6 +44,8 @@ class PlannerSettings:
     max_wind_mps: float = 12.0
     wind_max_age_s: float = 600.0  # an older wind report is not used (the station went quiet)
     zone_margin_m: float = 10.0
+    # Planned waypoints closer than this are merged: the autopilot stops at each.
+    min_waypoint_spacing_m: float = DEFAULT_MIN_WAYPOINT_SPACING_M
     # A survey that needs charging stops: "split" shares it among the free vehicles (when the
     # fleet has two or more), each flying a part on one charge; "charge" keeps it on one
     # vehicle that stops at a charging station on the way.
@@ -97,6 +103,8 @@ MISSIONS_KEYS = Key("mission_planner", KeyType.SECTION, "How missions are planne
              "/fleet/weather/wind)", "m/s"),
     _setting("wind_max_age_s", "a wind report older than this is not used", "s"),
     _setting("zone_margin_m", "distance routes keep from no-fly zones", "m"),
+    _setting("min_waypoint_spacing_m", "planned waypoints closer than this are merged (the "
+             f"autopilot stops at each), 0..{MAX_MIN_WAYPOINT_SPACING_M:g}", "m"),
     Key("large_surveys", KeyType.CHOICE, "a survey beyond one battery: split shares it among "
         "free vehicles, charge keeps it on one vehicle with charging stops",
         field_default(PlannerSettings, "large_surveys"), choices=_LARGE_SURVEYS),
@@ -124,6 +132,14 @@ def _count(raw: object, where: str, low: int) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < low:
         raise ConfigError(f"{where} must be an integer >= {low}, got {raw!r}")
     return raw
+
+
+def _spacing(raw: object, where: str) -> float:
+    value = number(raw, where)
+    if not 0.0 <= value <= MAX_MIN_WAYPOINT_SPACING_M:
+        raise ConfigError(f"{where} must be within 0..{MAX_MIN_WAYPOINT_SPACING_M:g} m, "
+                          f"got {raw!r}")
+    return value
 
 
 def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
@@ -175,6 +191,9 @@ def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
         large_surveys=_choice(root.get("large_surveys", "split"), _LARGE_SURVEYS,
                               f"{w}.large_surveys"),
         zone_margin_m=number(root.get("zone_margin_m", 10.0), f"{w}.zone_margin_m"),
+        min_waypoint_spacing_m=_spacing(root.get("min_waypoint_spacing_m",
+                                                 DEFAULT_MIN_WAYPOINT_SPACING_M),
+                                        f"{w}.min_waypoint_spacing_m"),
         command_timeout_s=positive(root.get("command_timeout_s", 3.0),
                                    f"{w}.command_timeout_s"),
         command_retries=_count(root.get("command_retries", 2), f"{w}.command_retries", 0),

@@ -24,8 +24,9 @@ from fleet_interfaces.msg import (
     MissionEvent,
     MissionStatusArray,
     NoFlyZoneArray,
+    TelemetryBatch,
 )
-from fleet_ros.qos import EVENTS_QOS, FLEET_QOS
+from fleet_ros.qos import EVENTS_QOS, FLEET_QOS, TELEMETRY_BATCH_QOS
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ NO_FLY_ZONES = FleetTopic("/fleet/no_fly_zones", NoFlyZoneArray, FLEET_QOS)
 """The zones in force."""
 CHARGING_SESSIONS = FleetTopic("/fleet/charging_sessions", ChargingSession, EVENTS_QOS)
 CHARGING_QUEUE = FleetTopic("/fleet/charging_queue", ChargingQueue, FLEET_QOS)
+TELEMETRY = FleetTopic("/fleet/telemetry", TelemetryBatch, TELEMETRY_BATCH_QOS)
+"""The telemetry fleet_manager accepted, batched per tick (fleet_ros.telemetry_batch)."""
 
 
 def subscribe_fleet(node: Node, callbacks: Mapping[FleetTopic, Callable[[Any], None]]

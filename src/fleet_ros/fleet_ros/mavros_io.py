@@ -55,9 +55,12 @@ def advertise(node: Node, prefix: str, topics: Iterable[MavrosTopic], *,
             for topic in topics}
 
 
-def subscribe(node: Node, prefix: str, callbacks: Mapping[MavrosTopic, Callable[[Any], None]]
-              ) -> dict[MavrosTopic, Subscription[Any]]:
-    """Subscribe to each topic under ``prefix`` with its callback and MAVROS's profile."""
+def subscribe(node: Node, prefix: str, callbacks: Mapping[MavrosTopic, Callable[[Any], None]],
+              *, raw: bool = False) -> dict[MavrosTopic, Subscription[Any]]:
+    """Subscribe to each topic under ``prefix`` with its callback and MAVROS's profile.
+
+    With ``raw``, the callbacks get the serialized bytes (see fleet_ros.mavros_raw).
+    """
     return {topic: node.create_subscription(message_class(topic.msgtype), topic.under(prefix),
-                                            callback, mavros_qos(topic))
+                                            callback, mavros_qos(topic), raw=raw)
             for topic, callback in callbacks.items()}

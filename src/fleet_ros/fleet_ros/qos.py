@@ -51,3 +51,8 @@ recorder gets the last picture at once."""
 
 EVENTS_QOS = qos_profile(QosSpec(100, Reliability.RELIABLE, Durability.TRANSIENT_LOCAL))
 """Fleet event streams: a late subscriber still gets the last 100 events."""
+
+TELEMETRY_BATCH_QOS = qos_profile(QosSpec(100, Reliability.RELIABLE, Durability.TRANSIENT_LOCAL))
+"""/fleet/telemetry: reliable, and the last 100 batches (10 s at 10 Hz) kept for a late joiner,
+so a recorder restarted within that time stores what it missed (rows are unique per vehicle
+and time, so what it already had is not stored twice)."""

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from mavros_msgs.msg import (
     EstimatorStatus,
     ExtendedState,
@@ -32,7 +32,7 @@ from rclpy.context import Context
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import BatteryState, NavSatFix, NavSatStatus
-from std_msgs.msg import Float64, Header
+from std_msgs.msg import Header
 
 from fleet_core.errors import ConfigError
 from fleet_core.geo import yaw_to_quaternion
@@ -44,6 +44,7 @@ from fleet_core.sim.vehicle import Failure, SimVehicle
 from fleet_core.sim.weather import WeatherStation
 from fleet_interfaces.msg import WindObservation
 from fleet_interfaces.srv import InjectFailure, SetWind
+from fleet_ros import cdr
 from fleet_ros.entry import read_only, run_node
 from fleet_ros.mavros_convert import items_to_waypoints, waypoints_to_items
 from fleet_ros.mavros_io import NO_EVENTS, advertise
@@ -53,6 +54,7 @@ from fleet_ros.qos import LATCHED_QOS
 # MAVROS's global_position/local (odometry) has no reader in the fleet, so it is not simulated.
 _PUBLISHED = tuple(t for t in T if t is not T.GLOBAL_ODOMETRY)
 _VOLATILE = tuple(t for t in _PUBLISHED if t.qos.durability is Durability.VOLATILE)
+_NO_COVARIANCE = (0.0,) * 9  # NavSatFix.position_covariance with COVARIANCE_TYPE_UNKNOWN
 
 
 class _VehicleIO:
@@ -109,16 +111,14 @@ class _VehicleIO:
             srv(WaypointClear, f"{p}/mission/clear", self.clear_callback),
             srv(WaypointSetCurrent, f"{p}/mission/set_current", self.set_current_callback),
         ]
-        # Messages are reused: publish() serializes at once, so mutating them later is safe.
-        self._fix = NavSatFix()
-        self._fix.header.frame_id = "base_link"
-        self._fix.status.service = NavSatStatus.SERVICE_GPS
-        self._fix.position_covariance_type = NavSatFix.COVARIANCE_TYPE_UNKNOWN
-        self._float = Float64()
-        self._pose = PoseStamped()
-        self._pose.header.frame_id = "map"
-        self._twist = TwistStamped()
-        self._twist.header.frame_id = "map"
+        # The position-rate topics go out as CDR bytes packed here (fleet_ros.cdr): building
+        # rclpy message objects for ~25 messages a second per vehicle was most of the
+        # simulator's cost at scale. The heartbeat-rate ones below are reused messages
+        # (publish() serializes at once, so mutating them later is safe).
+        self._fix = cdr.NAV_SAT_FIX.packer("base_link")
+        self.fixes_published = 0  # what a recorder should have stored (the sim says at exit)
+        self._pose = cdr.POSE_STAMPED.packer("map")
+        self._twist = cdr.TWIST_STAMPED.packer("map")
         self._battery = BatteryState()
         self._battery.power_supply_technology = BatteryState.POWER_SUPPLY_TECHNOLOGY_LIPO
         self._battery.present = True
@@ -214,38 +214,29 @@ class _VehicleIO:
                 self.publish_local(stamp)
             return
         heard = self._heard
+        sec, nanosec = stamp.sec, stamp.nanosec
         if heard[id(self.global_fix)]:
             geo = v.position()
-            fix = self._fix
-            fix.header.stamp = stamp
-            fix.status.status = NavSatStatus.STATUS_FIX
-            fix.latitude, fix.longitude, fix.altitude = geo.latitude, geo.longitude, geo.altitude
-            self.global_fix.publish(fix)
+            self.global_fix.publish(self._fix.pack(
+                sec, nanosec, NavSatStatus.STATUS_FIX, NavSatStatus.SERVICE_GPS,
+                geo.latitude, geo.longitude, geo.altitude, *_NO_COVARIANCE,
+                NavSatFix.COVARIANCE_TYPE_UNKNOWN))
+            self.fixes_published += 1
         if heard[id(self.rel_alt)]:
-            self._float.data = float(v.up)
-            self.rel_alt.publish(self._float)
+            self.rel_alt.publish(cdr.pack_float64(float(v.up)))
         if heard[id(self.compass)]:
-            self._float.data = float(v.heading)
-            self.compass.publish(self._float)
+            self.compass.publish(cdr.pack_float64(float(v.heading)))
         self.publish_local(stamp)
 
     def publish_local(self, stamp: Any) -> None:
         v = self.vehicle
         heard = self._heard
         if heard[id(self.pose)]:
-            pose = self._pose
-            pose.header.stamp = stamp
-            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (
-                v.east, v.north, v.up)
-            q = yaw_to_quaternion(v.yaw_enu)
-            o = pose.pose.orientation
-            o.x, o.y, o.z, o.w = q
-            self.pose.publish(pose)
+            self.pose.publish(self._pose.pack(stamp.sec, stamp.nanosec, v.east, v.north, v.up,
+                                              *yaw_to_quaternion(v.yaw_enu)))
         if heard[id(self.velocity)]:
-            tw = self._twist
-            tw.header.stamp = stamp
-            tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = v.ve, v.vn, v.vu
-            self.velocity.publish(tw)
+            self.velocity.publish(self._twist.pack(stamp.sec, stamp.nanosec, v.ve, v.vn, v.vu,
+                                                   0.0, 0.0, 0.0))
 
     def publish_state(self, stamp: Any) -> None:
         """Publish the heartbeat-rate topics (state, battery, status, home)."""
@@ -327,6 +318,18 @@ class _VehicleIO:
                                                text=text.text))
 
 
+def _camera_status(v: SimVehicle) -> DiagnosticStatus:
+    """One vehicle's camera trigger as a diagnostic status: photos taken, spacing in force."""
+    camera = v.navigator.camera
+    message = (f"triggering every {camera.distance_m:g} m" if camera.distance_m > 0
+               else "not triggering")
+    return DiagnosticStatus(
+        level=DiagnosticStatus.OK, name=f"fleet_sim: {v.vehicle_id} camera",
+        hardware_id=v.vehicle_id, message=message,
+        values=[KeyValue(key="photos", value=str(v.photo_count)),
+                KeyValue(key="trigger_distance_m", value=f"{camera.distance_m:g}")])
+
+
 def _header(stamp: Any) -> Header:
     return Header(stamp=stamp, frame_id="")
 
@@ -356,6 +359,7 @@ class FleetSimNode(Node):
                  parameter_overrides: Sequence[Any] | None = None) -> None:
         super().__init__("fleet_sim", context=context,
                          parameter_overrides=list(parameter_overrides or []))
+        self._io: list[_VehicleIO] = []  # destroy_node reads it, even after a failed start
         self._config_path = config_file_parameter(
             self, "fleet_sim", "fleet_sim.yaml", "fleet_sim YAML file: vehicles, homes, pads, "
             "limits")
@@ -371,13 +375,17 @@ class FleetSimNode(Node):
         self.vehicles = [SimVehicle(cfg, pads=s.pads, seed=s.seed,
                                     link_timeout_s=s.link_timeout_s) for cfg in s.vehicles]
         self.by_id = {v.vehicle_id: v for v in self.vehicles}
-        self._io = [_VehicleIO(self, v) for v in self.vehicles]
+        self._io.extend(_VehicleIO(self, v) for v in self.vehicles)
         self._dt = s.time_factor / s.position_rate_hz
         self._state_every = max(1, round(s.position_rate_hz / s.state_rate_hz))
         self._refresh_every = max(1, round(s.position_rate_hz))  # about once a second
         self._tick = 0
         self.create_service(InjectFailure, "~/inject_failure", self.inject_failure_callback)
         self._timer = self.create_timer(1.0 / s.position_rate_hz, self.tick_callback)
+        # What MAVROS cannot show of a simulated vehicle (the photos its camera took), the
+        # way the fleet's other nodes report health: /diagnostics, once a second.
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self.publish_diagnostics)
         self.weather: WeatherStation | None = None
         if s.weather is not None:
             self.weather = WeatherStation(s.weather, seed=s.seed)
@@ -447,6 +455,27 @@ class FleetSimNode(Node):
                 raise
             # A tick that raced with shutdown: nothing left to publish to.
 
+    def publish_diagnostics(self) -> None:
+        """Publish the camera trigger of each vehicle that has used it on /diagnostics.
+
+        Only while someone listens, and nothing while no camera was used: at 500 vehicles
+        that is 500 statuses a second that usually nobody reads.
+        """
+        try:
+            if not self.diagnostics_pub.get_subscription_count():
+                return
+            used = [_camera_status(v) for v in self.vehicles
+                    if v.photo_count or v.navigator.camera.distance_m]
+            if not used:
+                return
+            out = DiagnosticArray()
+            out.header.stamp = self.get_clock().now().to_msg()
+            out.status = used
+            self.diagnostics_pub.publish(out)
+        except _rclpy.RCLError:
+            if self.context.ok():
+                raise
+
     def publish_wind(self) -> None:
         """Publish one report of the simulated weather station."""
         if self.weather is None:
@@ -497,8 +526,17 @@ class FleetSimNode(Node):
         self.get_logger().warning(response.message)
         return response
 
+    def destroy_node(self) -> None:
+        """Say how many position fixes went out (each should be one telemetry row), then
+        destroy the node."""
+        total = sum(io.fixes_published for io in self._io)
+        self.get_logger().info(f"published {total} position fixes from {len(self._io)} "
+                               "vehicles")
+        super().destroy_node()
+
 
 def main(args: list[str] | None = None) -> int:
     """Run fleet_sim as a process."""
     return run_node(FleetSimNode, args)
+
 

@@ -25,6 +25,7 @@ from fleet_core.planning.event_details import (
     event_waypoints,
     planned_details,
 )
+from fleet_core.planning.items import photo_lines
 from fleet_interfaces.action import ExecuteMission, RequestCharge
 from fleet_interfaces.msg import ChargingQueueEntry, ChargingSession, MissionEvent, MissionStatus
 from fleet_interfaces.msg import ChargingStation as ChargingStationMsg
@@ -73,10 +74,12 @@ def plan_dict(plan: MissionPlan) -> dict[str, Any]:
         "coverage_pct": plan.coverage_pct, "line_spacing_m": plan.line_spacing_m,
         "trigger_distance_m": plan.trigger_distance_m, "start_time": plan.start_time,
         "return_index": plan.return_index, "warnings": list(plan.warnings),
+        "photo_count": plan.photo_count,
+        "photo_lines": [[first, last] for first, last in photo_lines(plan.waypoints)],
         "waypoints": [{"latitude": w.position.latitude, "longitude": w.position.longitude,
                        "altitude": w.position.altitude, "kind": w.kind.value,
                        "hold_s": w.hold_s, "speed_mps": w.speed_mps,
-                       "payload_kg": w.payload_kg} for w in plan.waypoints],
+                       "payload_kg": w.payload_kg, "photo": w.photo} for w in plan.waypoints],
         "legs": [{"start_index": leg.start_index, "end_index": leg.end_index,
                   "distance_m": leg.distance_m, "duration_s": leg.duration_s,
                   "energy_wh": leg.energy_wh, "charge_station": leg.charge_station}

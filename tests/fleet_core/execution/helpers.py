@@ -219,8 +219,8 @@ class Autopilot:
             case MavCmd.NAV_RETURN_TO_LAUNCH:
                 v.position = v.home
                 v.armed, v.landed = False, True
-            case MavCmd.DO_CHANGE_SPEED:
-                pass
+            case MavCmd.DO_CHANGE_SPEED | MavCmd.DO_SET_CAM_TRIGG_DIST:
+                pass  # no position: the vehicle stays where it is
             case _:
                 if math.isfinite(lat) and math.isfinite(lon):
                     v.position = GeoPoint(lat, lon, alt)

@@ -53,7 +53,7 @@ def test_a_waypoint_reached_while_paused_still_counts() -> None:
     f, mid, fly = under_way(reached=2)
     f.executor.control(Control.PAUSE, mid, "ops", "hold")
     before = f.executor.dispatcher.get(mid).last_reached_index
-    Autopilot(f).fly(fly, first=3, last=3)
+    Autopilot(f).fly(fly, first=3, last=4)  # the camera item after item 2, the next waypoint
     assert f.executor.dispatcher.get(mid).last_reached_index > before
     assert f.state(mid) is S.PAUSED
 

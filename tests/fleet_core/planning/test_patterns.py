@@ -145,3 +145,86 @@ def test_the_projection_round_trips_to_a_millimetre() -> None:
     back = proj.inverse(proj.forward(lonlats))
     for (lon, lat), (lon2, lat2) in zip(lonlats, back, strict=True):
         assert GEOD.inv(lon, lat, lon2, lat2)[2] < 1e-3
+
+
+def fine_circle(radius: float = 500.0, n: int = 10_000) -> list[tuple[float, float]]:
+    """Return a circle drawn with ``n`` vertices (0.3 m apart at 500 m)."""
+    return [(radius * math.cos(2 * math.pi * k / n), radius * math.sin(2 * math.pi * k / n))
+            for k in range(n)]
+
+
+def whole_plan_ctx(**kw: float) -> PlanningContext:
+    """Return a context planning on one imaginary battery, from outside a 500 m circle."""
+    return PlanningContext(start=FRAME.to_geo(-600.0, -600.0, 0.0), vehicle=VEHICLE,
+                           now=1000.0, energy_limit=False, **kw)  # type: ignore[arg-type]
+
+
+def closest_gap(plan: MissionPlan) -> float:
+    """Return the shortest horizontal move between waypoints (landing is a vertical one)."""
+    return min(math.dist(FRAME.to_enu(a.position)[:2], FRAME.to_enu(b.position)[:2])
+               for a, b in itertools.pairwise(plan.waypoints) if b.kind is not WaypointKind.LAND)
+
+
+def test_a_spiral_over_a_finely_drawn_circle_flies_few_waypoints_never_closer_than_2_m(
+        ) -> None:
+    # Without simplification: 79,010 waypoints, some 2.5 cm apart, costed at 9,709 Wh.
+    spec = survey_spec([ring(fine_circle())], pattern="spiral")
+    plan = plan_mission(parse_request(spec), whole_plan_ctx())
+    assert len(plan.waypoints) < 3000
+    assert closest_gap(plan) >= 2.0
+    assert plan.coverage_pct is not None
+    assert plan.coverage_pct >= 99.0
+    assert plan.line_spacing_m == pytest.approx(12.0)
+    # About area / spacing of track (65 km): the energy is that of flying it, not of stops.
+    assert 0.9 * math.pi * 500**2 / 12 < plan.distance_m < 1.2 * math.pi * 500**2 / 12
+    assert plan.energy_wh < 3000
+
+
+def test_a_perimeter_of_a_finely_drawn_circle_flies_few_waypoints_never_closer_than_2_m(
+        ) -> None:
+    # Today's planner flew it as 10,004 waypoints 0.3 m apart.
+    spec = survey_spec([ring(fine_circle())], pattern="perimeter")
+    plan = plan_mission(parse_request(spec), whole_plan_ctx())
+    assert closest_gap(plan) >= 2.0
+    assert len(plan.waypoints) < 200
+    pts = survey_points(plan)
+    # Still a loop 6 m (half a line spacing) inside the edge, give or take the tolerance.
+    assert all(5.9 < 500.0 - math.hypot(*p) < 6.0 + 2 * 1.5 for p in pts)
+    assert LineString(pts).length == pytest.approx(2 * math.pi * 494.0, rel=0.01)
+
+
+def test_a_sweep_line_shorter_than_the_minimum_spacing_is_flown_as_one_waypoint(
+        ctx: PlanningContext) -> None:
+    # 145.4 m high at 12 m spacing: the top line is 0.7 m below the apex, 0.96 m long.
+    apex = [(0.0, 0.0), (200.0, 0.0), (100.0, 145.4)]
+    plan = plan_mission(parse_request(survey_spec([ring(apex)])), ctx)
+    assert closest_gap(plan) >= 2.0
+    tip = [p for p in survey_points(plan) if p[1] > 140.0]
+    assert len(tip) == 1
+    assert plan.coverage_pct is not None
+    assert plan.coverage_pct >= 99.0
+
+
+def test_the_minimum_waypoint_spacing_is_configurable() -> None:
+    spec = survey_spec([ring(fine_circle(100.0, 4000))], pattern="spiral")
+    plan = plan_mission(parse_request(spec), whole_plan_ctx(min_waypoint_spacing_m=10.0))
+    assert closest_gap(plan) >= 10.0
+    assert plan.coverage_pct is not None
+    assert plan.coverage_pct >= 99.0
+
+
+def test_a_spiral_over_a_finely_drawn_concave_area_with_a_hole_still_covers_it() -> None:
+    # A 10,000-vertex outline: a wavy-edged disc with a round hole off its centre.
+    n = 10_000
+    outer = [((450 + 20 * math.sin(12 * a)) * math.cos(a), (450 + 20 * math.sin(12 * a))
+              * math.sin(a)) for a in (2 * math.pi * k / n for k in range(n))]
+    hole = [(150 + 60 * math.cos(a), 60 * math.sin(a))
+            for a in (2 * math.pi * k / 2000 for k in range(2000))]
+    spec = survey_spec([ring(outer), ring(hole[::-1])], pattern="spiral")
+    plan = plan_mission(parse_request(spec), whole_plan_ctx())
+    assert plan.coverage_pct is not None
+    assert plan.coverage_pct >= 99.0
+    assert closest_gap(plan) >= 2.0
+    area = Polygon(outer, [hole])
+    assert all(area.contains(Point(p)) for p in survey_points(plan))
+    assert len(plan.waypoints) < 5000

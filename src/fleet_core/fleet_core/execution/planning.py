@@ -122,7 +122,8 @@ class FleetPlanning:
             no_fly_zones=self.zones, now=now, wind=self.current_wind(now), library=s.library,
             charging_stations=[(st.station_id, st.position) for st in s.stations],
             reserve_pct=s.reserve_percent, max_wind_mps=s.max_wind_mps,
-            zone_margin_m=s.zone_margin_m, energy_limit=energy_limit)
+            zone_margin_m=s.zone_margin_m, min_waypoint_spacing_m=s.min_waypoint_spacing_m,
+            energy_limit=energy_limit)
 
     def typical_spec(self, payload_kg: float = 0.0) -> VehicleSpec:
         """The registry entry planned for when no vehicle is named: the first one (configured

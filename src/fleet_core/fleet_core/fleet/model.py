@@ -69,6 +69,7 @@ class RejectReason(IntEnum):
     OUT_OF_RANGE = 1
     FUTURE_STAMP = 2
     IMPOSSIBLE_JUMP = 3
+    MALFORMED = 4  # bytes that are not the topic's message (a raw subscription)
 
 
 @dataclass(slots=True)

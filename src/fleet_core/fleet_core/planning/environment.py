@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import Point, Polygon
 from shapely.validation import explain_validity
 
 from fleet_core.fleet.airspace import NoFlyZone
@@ -20,6 +20,7 @@ from fleet_core.planning.errors import PlanningError
 from fleet_core.planning.library import PlaceKind
 from fleet_core.planning.projection import Projection
 from fleet_core.planning.routing import Router
+from fleet_core.planning.simplify import MAX_MIN_WAYPOINT_SPACING_M, grow_simplified
 from fleet_core.planning.types import (
     MissionRequest,
     MissionType,
@@ -30,6 +31,16 @@ from fleet_core.planning.types import (
 
 XY = tuple[float, float]
 LANDING_KINDS = (WaypointKind.LAND, WaypointKind.CHARGE)
+
+
+def zone_tolerance(ctx: PlanningContext) -> float:
+    """Return how far (m) a no-fly zone's outline may be grown when it is simplified.
+
+    A tenth of the safety margin (the distance kept from the drawn zone then grows by about a
+    fifth at most), and at least an eighth of the minimum waypoint spacing: detail finer than
+    the waypoints are apart cannot be flown around anyway.
+    """
+    return max(ctx.zone_margin_m / 10.0, ctx.min_waypoint_spacing_m / 8.0)
 
 
 @dataclass(slots=True)
@@ -43,6 +54,7 @@ class Step:
     speed: float = 0.0
     payload: float = 0.0
     homebound: bool = False
+    photo: bool = False  # the camera photographs the way here (Waypoint.photo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,7 @@ class PlanEnvironment:
         self.warnings: list[str] = []
         band: list[_Zone] = []
         column: list[_Zone] = []
+        tolerance = zone_tolerance(ctx)
         for z in ctx.no_fly_zones:
             if not active_during(z, window) or z.floor_m > altitude:
                 continue
@@ -80,6 +93,11 @@ class PlanEnvironment:
             if not shape.is_valid:
                 raise PlanningError(f"no-fly zone {z.zone_id!r} is not a valid polygon: "
                                     f"{explain_validity(shape)}")
+            # Grown, never shrunk: avoiding the simplified zone still avoids the zone, and
+            # routing and checking a 10,000-vertex circle costs as much as a 50-vertex one.
+            grown = grow_simplified(shape, tolerance)
+            if isinstance(grown, Polygon):
+                shape = grown
             column.append(_Zone(z, shape))
             if z.ceiling_m >= altitude:
                 band.append(_Zone(z, shape))
@@ -178,12 +196,11 @@ class PlanEnvironment:
         """Refuse any leg that enters a zone (the last line of defence against a bug)."""
         for k in range(1, len(steps)):
             a, b = steps[k - 1].xy, steps[k].xy
-            if a != b and self.band:
-                line = LineString([a, b])
-                for zn in self.band:
-                    if zn.shape.buffer(-0.05).intersects(line):
-                        raise PlanningError(f"leg {k} crosses no-fly zone "
-                                            f"{zn.zone.zone_id!r}")
+            # The router holds the band's zones in order, shrunk and prepared once.
+            crossed = self.router.zone_crossed(a, b)
+            if crossed is not None:
+                raise PlanningError(f"leg {k} crosses no-fly zone "
+                                    f"{self.band[crossed].zone.zone_id!r}")
 
 
 def check_context(ctx: PlanningContext) -> None:
@@ -203,6 +220,10 @@ def check_context(ctx: PlanningContext) -> None:
         raise PlanningError(f"available_energy_wh must be >= 0, got {ctx.available_energy_wh}")
     if not (math.isfinite(ctx.zone_margin_m) and ctx.zone_margin_m >= 0):
         raise PlanningError(f"zone_margin_m must be >= 0, got {ctx.zone_margin_m}")
+    if not (math.isfinite(ctx.min_waypoint_spacing_m)
+            and 0 <= ctx.min_waypoint_spacing_m <= MAX_MIN_WAYPOINT_SPACING_M):
+        raise PlanningError(f"min_waypoint_spacing_m must be 0..{MAX_MIN_WAYPOINT_SPACING_M:g} "
+                            f"m, got {ctx.min_waypoint_spacing_m}")
     if not math.isfinite(ctx.now):
         raise PlanningError(f"now must be finite, got {ctx.now}")
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from fleet_core.jsontext import json_object
+from fleet_core.planning.items import photo_lines
 from fleet_core.planning.request import area_to_geojson
 from fleet_core.planning.types import Area, MissionPlan, Waypoint
 
@@ -39,19 +40,50 @@ def _optional_number(data: Mapping[str, object], key: str, where: str) -> float 
     return float(value)
 
 
+def _photo_lines(raw: Mapping[str, object], points: int) -> tuple[tuple[int, int], ...]:
+    lines = raw.get("photo_lines") or []
+    if not isinstance(lines, list):
+        raise ValueError(f"plan photo_lines must be a list, got {type(lines).__name__}")
+    out = []
+    for i, line in enumerate(lines):
+        if not (isinstance(line, list) and len(line) == 2
+                and all(isinstance(k, int) and not isinstance(k, bool) for k in line)
+                and 0 <= line[0] < line[1] < points):
+            raise ValueError(f"plan photo line {i} is not [first, last] indexes into the "
+                             f"path of {points} points: {line!r}")
+        out.append((line[0], line[1]))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedRoute:
-    """The path a vehicle is about to fly and what the planner estimates it costs."""
+    """The path a vehicle is about to fly and what the planner estimates it costs.
+
+    A survey also says where its camera takes photos: ``photo_lines`` are (first, last)
+    indexes into ``path`` (the camera starts at the first, stops at the last; see
+    ``planning.items.photo_lines``), ``photo_count`` how many it takes, ``trigger_distance_m``
+    how far apart.
+    """
 
     path: tuple[tuple[float, float], ...]  # (longitude, latitude) of every waypoint
     distance_m: float | None = None
     duration_s: float | None = None
     energy_wh: float | None = None
+    trigger_distance_m: float | None = None
+    photo_count: int | None = None
+    photo_lines: tuple[tuple[int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form (``"plan"`` of the details)."""
-        return {"path": [[lon, lat] for lon, lat in self.path], "distance_m": self.distance_m,
-                "duration_s": self.duration_s, "energy_wh": self.energy_wh}
+        """Return the JSON form (``"plan"`` of the details); the photo keys only for a plan
+        that takes photos (older readers never see them otherwise)."""
+        out: dict[str, Any] = {
+            "path": [[lon, lat] for lon, lat in self.path], "distance_m": self.distance_m,
+            "duration_s": self.duration_s, "energy_wh": self.energy_wh}
+        if self.photo_count is not None:
+            out.update(trigger_distance_m=self.trigger_distance_m,
+                       photo_count=self.photo_count,
+                       photo_lines=[[a, b] for a, b in self.photo_lines])
+        return out
 
     @classmethod
     def from_dict(cls, raw: object) -> PlannedRoute:
@@ -68,9 +100,15 @@ class PlannedRoute:
                     and -180 <= p[0] <= 180 and -90 <= p[1] <= 90):
                 raise ValueError(f"plan path point {i} is not a [longitude, latitude]: {p!r}")
             points.append((float(p[0]), float(p[1])))
+        count = raw.get("photo_count")
+        if count is not None and not (isinstance(count, int) and not isinstance(count, bool)
+                                      and count >= 0):
+            raise ValueError(f"plan photo_count {count!r} is not a whole number >= 0")
         return cls(tuple(points), _optional_number(raw, "distance_m", "plan"),
                    _optional_number(raw, "duration_s", "plan"),
-                   _optional_number(raw, "energy_wh", "plan"))
+                   _optional_number(raw, "energy_wh", "plan"),
+                   _optional_number(raw, "trigger_distance_m", "plan"), count,
+                   _photo_lines(raw, len(points)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,5 +226,7 @@ def planned_details(*, mission_type: str, priority: int, area: Area | None,
         area=area_to_geojson(area) if area is not None else None,
         route=PlannedRoute(tuple((w.position.longitude, w.position.latitude)
                                  for w in plan.waypoints),
-                           plan.distance_m, plan.duration_s, plan.energy_wh),
+                           plan.distance_m, plan.duration_s, plan.energy_wh,
+                           plan.trigger_distance_m, plan.photo_count,
+                           tuple(photo_lines(plan.waypoints))),
         waypoints=event_waypoints(plan.waypoints))

@@ -12,6 +12,12 @@ from shapely import affinity
 from shapely.geometry import LinearRing, LineString, MultiLineString, MultiPolygon, Polygon
 from shapely.ops import unary_union
 
+from fleet_core.planning.simplify import (
+    DEFAULT_MIN_WAYPOINT_SPACING_M,
+    shrink_simplified,
+    thin_polyline,
+)
+
 XY = tuple[float, float]
 Area = Polygon | MultiPolygon
 
@@ -27,6 +33,24 @@ class Runs:
 
     runs: list[list[XY]]
     swath: Polygon | MultiPolygon
+
+
+def ring_tolerance(spacing: float, width: float,
+                   min_spacing_m: float = DEFAULT_MIN_WAYPOINT_SPACING_M) -> float:
+    """Return how far (m) a flown ring may stray from its exact offset of the boundary.
+
+    A simplified ring lies up to twice this inside its exact offset. With an eighth of the
+    smaller of the line spacing and the swath overlap (footprint width less spacing), two
+    neighbouring rings still overlap and the outermost still reaches the boundary, so the
+    coverage is kept; an eighth of the minimum waypoint spacing is always allowed, detail
+    finer than the waypoints are apart being lost anyway.
+    """
+    fine = min(spacing, width - spacing) / 8.0 if spacing > 0 else 0.0
+    return max(fine, min_spacing_m / 8.0, 0.0)
+
+
+def _thin(runs: list[list[XY]], min_spacing_m: float) -> list[list[XY]]:
+    return [thin_polyline(run, min_spacing_m) for run in runs]
 
 
 def parts(geom: Area) -> list[Polygon]:
@@ -143,19 +167,23 @@ def order_segments(segments: Sequence[tuple[XY, XY]], start: XY) -> list[list[XY
 
 
 def lawnmower(geom: Area, spacing: float, footprint: tuple[float, float], bearing: float,
-              start: XY) -> Runs:
-    """Cover the area with parallel lines along ``bearing``."""
+              start: XY, *, min_spacing_m: float = DEFAULT_MIN_WAYPOINT_SPACING_M) -> Runs:
+    """Cover the area with parallel lines along ``bearing``.
+
+    A line shorter than ``min_spacing_m`` is flown as one waypoint (its photo covers it).
+    """
     segments = sweep_lines(geom, spacing, bearing)
     boxes = swath_boxes(segments, *footprint)
-    return Runs(order_segments(segments, start), _union(boxes))
+    return Runs(_thin(order_segments(segments, start), min_spacing_m), _union(boxes))
 
 
 def crosshatch(geom: Area, spacing: float, footprint: tuple[float, float], bearing: float,
-               start: XY) -> Runs:
+               start: XY, *, min_spacing_m: float = DEFAULT_MIN_WAYPOINT_SPACING_M) -> Runs:
     """Cover the area twice, the second pass perpendicular to the first."""
-    first = lawnmower(geom, spacing, footprint, bearing, start)
+    first = lawnmower(geom, spacing, footprint, bearing, start, min_spacing_m=min_spacing_m)
     end = first.runs[-1][-1] if first.runs else start
-    second = lawnmower(geom, spacing, footprint, (bearing + 90.0) % 180.0, end)
+    second = lawnmower(geom, spacing, footprint, (bearing + 90.0) % 180.0, end,
+                       min_spacing_m=min_spacing_m)
     return Runs(first.runs + second.runs, _union([first.swath, second.swath]))
 
 
@@ -184,26 +212,42 @@ def _loop_swath(loops: list[list[XY]], width: float) -> Polygon | MultiPolygon:
 
 
 def perimeter(geom: Area, spacing: float, footprint: tuple[float, float], start: XY,
-              inset: float | None = None) -> Runs:
-    """Fly each boundary once, ``inset`` (default half a line spacing) inside it."""
+              inset: float | None = None, *,
+              min_spacing_m: float = DEFAULT_MIN_WAYPOINT_SPACING_M) -> Runs:
+    """Fly each boundary once, ``inset`` (default half a line spacing) inside it.
+
+    The boundary is simplified to ``ring_tolerance`` (never outward) and no two waypoints are
+    closer than ``min_spacing_m``: a finely drawn outline must not become thousands of stops.
+    """
     d = spacing / 2 if inset is None else inset
     inner = as_area(geom.buffer(-d, join_style="mitre")) if d > 0 else geom
+    inner = shrink_simplified(inner, ring_tolerance(spacing, footprint[0], min_spacing_m))
     loops: list[list[XY]] = []
     here = start
     for ring in _rings(inner):
-        loop = _loop_from(ring, here)
+        loop = thin_polyline(_loop_from(ring, here), min_spacing_m)
         loops.append(loop)
         here = loop[-1]
     return Runs(loops, _loop_swath(loops, footprint[0]))
 
 
 def spiral(geom: Area, spacing: float, footprint: tuple[float, float], start: XY,
-           *, outward: bool) -> Runs:
-    """Fly rings offset inward ``spacing`` apart, from the middle out or the edge in."""
+           *, outward: bool, min_spacing_m: float = DEFAULT_MIN_WAYPOINT_SPACING_M) -> Runs:
+    """Fly rings offset inward ``spacing`` apart, from the middle out or the edge in.
+
+    Each ring is simplified to ``ring_tolerance`` (never outward) and no two waypoints are
+    closer than ``min_spacing_m``: a finely drawn outline must not become thousands of stops.
+    """
+    # A quarter of the tolerance for the outline, the rest for each ring: each offset then
+    # costs a buffer of a few hundred vertices, not of thousands, and the rings stray no
+    # further in all.
+    tolerance = ring_tolerance(spacing, footprint[0], min_spacing_m)
+    outline = shrink_simplified(geom, tolerance / 4)
     levels: list[list[list[XY]]] = []
     d = spacing / 2
     while len(levels) < MAX_LOOPS:
-        inner = as_area(geom.buffer(-d, join_style="mitre"))
+        inner = shrink_simplified(as_area(outline.buffer(-d, join_style="mitre")),
+                                  tolerance * 3 / 4)
         rings = [r for r in _rings(inner) if len(r) >= 4]
         if not rings:
             break
@@ -221,7 +265,7 @@ def spiral(geom: Area, spacing: float, footprint: tuple[float, float], start: XY
         while remaining:
             k = min(range(len(remaining)),
                     key=lambda i: LinearRing(remaining[i]).distance(shapely.Point(here)))
-            loop = _loop_from(remaining.pop(k), here)
+            loop = thin_polyline(_loop_from(remaining.pop(k), here), min_spacing_m)
             loops.append(loop)
             here = loop[-1]
     return Runs(loops, _loop_swath(loops, footprint[0]))

@@ -19,6 +19,7 @@ from fleet_core.planning.environment import (
     resolve,
 )
 from fleet_core.planning.errors import PlanningError
+from fleet_core.planning.items import photo_count, photo_lines
 from fleet_core.planning.types import (
     Leg,
     MissionPlan,
@@ -127,9 +128,11 @@ def _area_mission(r: MissionRequest, pl: PlanEnvironment, steps: list[Step],
                            "excluded by no-fly zones")
     here = steps[-1].xy
     extra: dict[str, object] = {}
+    gap = pl.ctx.min_waypoint_spacing_m
     try:
         if r.mission_type is MissionType.INSPECTION:
-            runs = patterns.perimeter(allowed, 0.0, (1.0, 1.0), here, inset=0.0)
+            runs = patterns.perimeter(allowed, 0.0, (1.0, 1.0), here, inset=0.0,
+                                      min_spacing_m=gap)
             kind = WaypointKind.INSPECT
         else:
             assert r.camera is not None
@@ -141,13 +144,14 @@ def _area_mission(r: MissionRequest, pl: PlanEnvironment, steps: list[Step],
                        else patterns.longest_edge_bearing(allowed))
             fp = (width, height)
             if r.pattern is Pattern.LAWNMOWER:
-                runs = patterns.lawnmower(allowed, spacing, fp, bearing, here)
+                runs = patterns.lawnmower(allowed, spacing, fp, bearing, here, min_spacing_m=gap)
             elif r.pattern is Pattern.CROSSHATCH:
-                runs = patterns.crosshatch(allowed, spacing, fp, bearing, here)
+                runs = patterns.crosshatch(allowed, spacing, fp, bearing, here,
+                                           min_spacing_m=gap)
             elif r.pattern is Pattern.PERIMETER:
-                runs = patterns.perimeter(allowed, spacing, fp, here)
+                runs = patterns.perimeter(allowed, spacing, fp, here, min_spacing_m=gap)
             else:
-                runs = patterns.spiral(allowed, spacing, fp, here,
+                runs = patterns.spiral(allowed, spacing, fp, here, min_spacing_m=gap,
                                        outward=r.spiral is SpiralDirection.OUTWARD)
             kind = WaypointKind.SURVEY
             extra = {"coverage_pct": patterns.coverage_pct(runs.swath, allowed),
@@ -159,7 +163,9 @@ def _area_mission(r: MissionRequest, pl: PlanEnvironment, steps: list[Step],
                             "line spacing allows")
     for run in runs.runs:
         pl.goto(steps, run[0], kind, speed=speed, what="the next survey line")
-        steps.extend(Step(p, r.altitude_m, kind, speed=speed) for p in run[1:])
+        # The way along a survey line is photographed; the way to its start is not.
+        steps.extend(Step(p, r.altitude_m, kind, speed=speed,
+                          photo=kind is WaypointKind.SURVEY) for p in run[1:])
     return extra
 
 
@@ -182,8 +188,12 @@ def finish_plan(env: PlanEnvironment, request: MissionRequest, steps: list[Step]
         env.check_legs(steps)
     lonlats = env.proj.inverse([s.xy for s in steps])
     waypoints = tuple(
-        Waypoint(GeoPoint(lat, lon, s.alt), s.kind, s.hold_s, s.speed, s.payload)
+        Waypoint(GeoPoint(lat, lon, s.alt), s.kind, s.hold_s, s.speed, s.payload, s.photo)
         for s, (lon, lat) in zip(steps, lonlats, strict=True))
+    trigger = extra.get("trigger_distance_m")
+    if isinstance(trigger, int | float) and trigger > 0:
+        extra["photo_count"] = photo_count([s.xy for s in steps], photo_lines(waypoints),
+                                           trigger)
     legs: list[Leg] = []
     first = 0
     dist = dur = energy = 0.0

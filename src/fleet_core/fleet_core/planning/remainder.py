@@ -28,8 +28,9 @@ def plan_remainder(plan: MissionPlan, from_index: int, ctx: PlanningContext) -> 
     r = plan.request
     check_conditions(r, ctx)
     end = plan.return_index if plan.return_index is not None else len(plan.waypoints)
-    rest = [w for w in plan.waypoints[from_index:end]
-            if w.kind not in (WaypointKind.TAKEOFF, WaypointKind.CHARGE)]
+    kept = [i for i in range(from_index, end)
+            if plan.waypoints[i].kind not in (WaypointKind.TAKEOFF, WaypointKind.CHARGE)]
+    rest = [plan.waypoints[i] for i in kept]
     start_time = max(ctx.now, r.not_before or ctx.now)
     pl = PlanEnvironment(ctx, r.altitude_m, [w.position for w in rest],
                   (start_time, start_time + endurance_s(ctx)))
@@ -41,9 +42,15 @@ def plan_remainder(plan: MissionPlan, from_index: int, ctx: PlanningContext) -> 
             pl.check_point(xy, f"waypoint {from_index + k}")
         if w.kind is WaypointKind.TRANSIT and k + 1 < len(rest):
             continue  # routing corners: the route is planned again around today's zones
+        before = len(steps)
         pl.goto(steps, xy, w.kind, hold_s=w.hold_s, speed=w.speed_mps or speed,
                 payload=w.payload_kg, what=f"waypoint {from_index + k}")
         steps[-1].alt = w.position.altitude
+        # A photo leg stays one when it is still flown as it was: straight from the waypoint
+        # before it (not from the take-off, nor around a zone, nor from a dropped corner).
+        steps[-1].photo = (w.photo and k > 0 and kept[k - 1] == kept[k] - 1
+                           and rest[k - 1].kind is not WaypointKind.TRANSIT
+                           and len(steps) == before + 1)
     landed = bool(rest) and rest[-1].kind is WaypointKind.LAND
     if r.return_home and not landed:
         pl.check_point(pl.xy(pl.home), "home")

@@ -11,6 +11,7 @@ from fleet_core.fleet.airspace import NoFlyZone
 from fleet_core.fleet.model import VehicleSpec
 from fleet_core.geo import GeoPoint
 from fleet_core.planning.library import WaypointLibrary
+from fleet_core.planning.simplify import DEFAULT_MIN_WAYPOINT_SPACING_M
 
 # A ring is a sequence of (longitude, latitude) vertices, GeoJSON order, closed.
 Ring = tuple[tuple[float, float], ...]
@@ -172,6 +173,9 @@ class PlanningContext:
     reserve_pct: float = 20.0
     max_wind_mps: float = 12.0
     zone_margin_m: float = 10.0
+    # Waypoints closer than this are merged: the autopilot stops at each, so a finely drawn
+    # boundary (a 10,000-vertex circle) would otherwise cost a stop every 30 cm.
+    min_waypoint_spacing_m: float = DEFAULT_MIN_WAYPOINT_SPACING_M
     # False plans the whole mission on one imaginary battery (no charging stops, no energy
     # refusal): what a survey costs in all, for sharing it out among several vehicles.
     energy_limit: bool = True
@@ -186,6 +190,8 @@ class Waypoint:
     hold_s: float = 0.0
     speed_mps: float | None = None  # ground speed on the way here; None: unchanged
     payload_kg: float = 0.0  # carried on the way here
+    # The camera photographs the way here (a survey line); see planning.items.photo_lines.
+    photo: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +223,7 @@ class MissionPlan:
     start_time: float
     coverage_pct: float | None = None  # surveys only
     trigger_distance_m: float | None = None  # surveys: photo spacing along the lines
+    photo_count: int | None = None  # surveys: photos the camera takes on the photo lines
     line_spacing_m: float | None = None
     return_index: int | None = None  # first waypoint of the way home, if planned
     warnings: tuple[str, ...] = ()

@@ -12,13 +12,20 @@ from enum import Enum
 
 from fleet_core.geo import GeoPoint, LocalFrame
 from fleet_core.mavlink import MavCmd, MavFrame, MavSeverity, MissionItem
+from fleet_core.sim.camera import CameraTrigger
 from fleet_core.sim.config import SimVehicleConfig
 from fleet_core.sim.kinematics import Airframe, Setpoint
 from fleet_core.sim.outbox import Outbox
 
 _MISSION_COMMANDS = frozenset({MavCmd.NAV_WAYPOINT, MavCmd.NAV_LOITER_UNLIM,
                                MavCmd.NAV_LOITER_TIME, MavCmd.NAV_RETURN_TO_LAUNCH,
-                               MavCmd.NAV_LAND, MavCmd.NAV_TAKEOFF, MavCmd.DO_CHANGE_SPEED})
+                               MavCmd.NAV_LAND, MavCmd.NAV_TAKEOFF, MavCmd.DO_CHANGE_SPEED,
+                               MavCmd.DO_SET_CAM_TRIGG_DIST})
+# Items without a position: their frame and coordinates are not looked at.
+_NOT_POSITIONAL = frozenset({MavCmd.DO_CHANGE_SPEED, MavCmd.NAV_RETURN_TO_LAUNCH,
+                             MavCmd.DO_SET_CAM_TRIGG_DIST})
+# Items done at once, on the ground as in the air.
+_IMMEDIATE = frozenset({MavCmd.DO_CHANGE_SPEED, MavCmd.DO_SET_CAM_TRIGG_DIST})
 _GLOBAL_FRAMES = {int(f) for f in MavFrame}
 _REL_FRAMES = {int(MavFrame.GLOBAL_REL_ALT), int(MavFrame.GLOBAL_RELATIVE_ALT_INT)}
 
@@ -49,9 +56,11 @@ class Navigator:
     _item_arrived: bool = False
     _rtl_phase: RtlPhase = RtlPhase.CLIMB
     _rtl_alt: float = 0.0
+    camera: CameraTrigger = field(init=False)
 
     def __post_init__(self) -> None:
         self.cruise = self.config.limits.cruise_speed
+        self.camera = CameraTrigger()
 
     # ----------------------------------------------------------------- the mission
     def load(self, items: list[MissionItem], start_index: int) -> bool:
@@ -78,7 +87,7 @@ class Navigator:
             self.outbox.say(MavSeverity.CRITICAL, f"Mission rejected: unsupported command "
                                                f"{it.command} at item {index}")
             return False
-        positional = it.command not in (MavCmd.DO_CHANGE_SPEED, MavCmd.NAV_RETURN_TO_LAUNCH)
+        positional = it.command not in _NOT_POSITIONAL
         if positional and it.frame not in _GLOBAL_FRAMES:
             self.outbox.say(MavSeverity.CRITICAL, f"Mission rejected: unsupported frame "
                                                f"{it.frame} at item {index}")
@@ -88,6 +97,11 @@ class Navigator:
                                                f"{index}")
             return False
         if positional and not math.isfinite(it.z_alt):
+            return False
+        if it.command == MavCmd.DO_SET_CAM_TRIGG_DIST and not (
+                math.isfinite(it.param1) and it.param1 >= 0):
+            self.outbox.say(MavSeverity.CRITICAL, f"Mission rejected: camera trigger distance "
+                                               f"{it.param1} at item {index} is not >= 0")
             return False
         params = (it.param1, it.param2)
         return it.command not in (MavCmd.NAV_LOITER_TIME, MavCmd.DO_CHANGE_SPEED) or all(
@@ -229,7 +243,7 @@ class Navigator:
             return
         it = self.mission[self.seq]
         cmd = it.command
-        if not body.airborne and cmd not in (MavCmd.NAV_TAKEOFF, MavCmd.DO_CHANGE_SPEED):
+        if not body.airborne and cmd != MavCmd.NAV_TAKEOFF and cmd not in _IMMEDIATE:
             # PX4 inserts a takeoff when a mission starts on the ground.
             if cmd in (MavCmd.NAV_LAND, MavCmd.NAV_RETURN_TO_LAUNCH):
                 self._advance()
@@ -239,6 +253,10 @@ class Navigator:
             return
         if cmd == MavCmd.DO_CHANGE_SPEED:
             self.cruise = self.speed_setting(it.param2)
+            self._advance()
+            return
+        if cmd == MavCmd.DO_SET_CAM_TRIGG_DIST:
+            self.camera.set_distance(it.param1, shoot_now=it.param3 == 1.0)
             self._advance()
             return
         if cmd == MavCmd.NAV_TAKEOFF:

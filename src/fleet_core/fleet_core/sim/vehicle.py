@@ -156,6 +156,11 @@ class SimVehicle:
         """Return and forget the mission items reached since the last call."""
         return self.outbox.drain_reached()
 
+    @property
+    def photo_count(self) -> int:
+        """Return how many photos the camera trigger has taken since the start."""
+        return self.navigator.camera.photos
+
     # ----------------------------------------------------------------- MAVLink requests
     # A request over a dead link never reaches the autopilot.
     def request_mode(self, mode: str) -> bool:
@@ -206,6 +211,9 @@ class SimVehicle:
                 return MavResult.DENIED
             self.navigator.cruise = self.navigator.speed_setting(p[1])
             return MavResult.ACCEPTED
+        if cmd == MavCmd.DO_SET_CAM_TRIGG_DIST:
+            ok = self.navigator.camera.set_distance(p[0], shoot_now=p[2] == 1.0)
+            return MavResult.ACCEPTED if ok else MavResult.DENIED
         return MavResult.UNSUPPORTED
 
     def _reposition(self, lat: float, lon: float, alt_amsl: float) -> MavResult:
@@ -279,9 +287,14 @@ class SimVehicle:
                                    motor_failure=commander.motor_failure)
         if switch is not None:
             commander.set_mode(switch)
-        landed_state = self.body.move(navigator.setpoint, dt, armed=commander.armed,
-                                      motor_failure=commander.motor_failure,
-                                      cruise=navigator.cruise)
+        body = self.body
+        east, north = body.east, body.north
+        landed_state = body.move(navigator.setpoint, dt, armed=commander.armed,
+                                 motor_failure=commander.motor_failure,
+                                 cruise=navigator.cruise)
+        # PX4 pauses distance triggering while the mission is not running (hold, RTL, land).
+        if commander.mode == "AUTO.MISSION":
+            navigator.camera.travel(math.hypot(body.east - east, body.north - north))
         if landed_state is not None:
             self.outbox.state_changed = True
             if landed_state is LandedState.ON_GROUND:
