@@ -71,6 +71,10 @@ from fleet_ros.telemetry_batch import BatchBuilder
 
 __all__ = ["FLEET_QOS", "FleetManagerNode", "main"]  # FLEET_QOS: bench/fleet_manager_load.py
 
+# Subscribing to one vehicle creates 16 entities (~10 ms); a fleet of 1,000 appearing at once
+# took one 10 s callback, during which /fleet/status stopped. Each discovery tick adds what fits
+# in this much time, so the status timer keeps its rate while a large fleet comes up.
+_DISCOVERY_BUDGET_S = 0.25
 _BATCH_PERIOD_S = 0.1  # /fleet/telemetry: a batch every 100 ms
 _WARN_EVERY_S = 5.0  # per vehicle: the log must not drown in one vehicle's garbage
 
@@ -135,10 +139,11 @@ class FleetManagerNode(Node):
         self.markers_pub = self.create_publisher(MarkerArray, "/fleet/markers", FLEET_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.zones_pub = self.create_publisher(NoFlyZoneArray, "/fleet/no_fly_zones", FLEET_QOS)
-        # What the recorder stores: the accepted samples, one batch per tick, collected only
-        # while someone subscribes (see fleet_ros.telemetry_batch).
+        # What the recorder stores: the accepted samples, one batch per tick (see
+        # fleet_ros.telemetry_batch). Always, even before a recorder listens: the topic keeps
+        # the last batches for a late joiner, so a recorder that starts (or restarts) a few
+        # seconds after the vehicles still gets every sample (~2 us a sample, measured).
         self.batch = BatchBuilder(self.get_fully_qualified_name())
-        self._batching = False
         self.telemetry_pub = self.create_publisher(TELEMETRY.msg_type, TELEMETRY.name,
                                                    TELEMETRY.qos)
         # Which vehicle flies which mission: the planner's view, so the fleet picture says it.
@@ -183,8 +188,12 @@ class FleetManagerNode(Node):
         return state
 
     def discover_callback(self) -> None:
-        """Register any vehicle whose MAVROS state topic appeared in the graph."""
+        """Register the vehicles whose MAVROS state topic appeared in the graph, for at most
+        _DISCOVERY_BUDGET_S a tick: the rest are found again on the next one."""
+        deadline = time.monotonic() + _DISCOVERY_BUDGET_S
         for spec in self.registry.discover(self.get_topic_names_and_types()):
+            if time.monotonic() > deadline:
+                break
             self.add_vehicle(spec)
             self.get_logger().info(f"discovered vehicle {spec.vehicle_id} at "
                                    f"{spec.mavros_prefix}")
@@ -206,7 +215,7 @@ class FleetManagerNode(Node):
                 rejected = Rejected(RejectReason.OUT_OF_RANGE, str(exc))
             if rejected is not None:
                 self._reject(state, rejected, topic)
-            elif self._batching:
+            else:
                 self.batch.add(vehicle_id, now if stamp is None else stamp,
                                value)  # type: ignore[arg-type]
         return callback
@@ -253,7 +262,6 @@ class FleetManagerNode(Node):
         batch = self.batch.take(self.get_clock().now().to_msg())
         if batch is not None:
             self.telemetry_pub.publish(batch)
-        self._batching = self.telemetry_pub.get_subscription_count() > 0
 
     def publish_markers_and_diagnostics(self) -> None:
         """Publish /fleet/markers (rviz) and /diagnostics, once a second."""

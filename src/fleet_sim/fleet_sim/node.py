@@ -529,10 +529,14 @@ class FleetSimNode(Node):
     def destroy_node(self) -> None:
         """Say how many position fixes went out (each should be one telemetry row), then
         destroy the node."""
-        total = sum(io.fixes_published for io in self._io)
-        self.get_logger().info(f"published {total} position fixes from {len(self._io)} "
-                               "vehicles")
+        self.get_logger().info(f"published {self.fixes_published} position fixes from "
+                               f"{len(self._io)} vehicles")
         super().destroy_node()
+
+    @property
+    def fixes_published(self) -> int:
+        """Position fixes published so far, all vehicles together."""
+        return sum(io.fixes_published for io in self._io)
 
 
 def main(args: list[str] | None = None) -> int:
