@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +51,95 @@ class Spinner:
         """Stop spinning and wait for the thread."""
         self._stop.set()
         self._thread.join(timeout=2.0)
+
+
+def rss_bytes(pid: int) -> int:
+    """Return the resident set size of process ``pid`` in bytes (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0  # a zombie has no VmRSS line
+
+
+def slope_per_hour(times_s: list[float], values: list[float]) -> float | None:
+    """Least-squares slope of ``values`` over ``times_s`` (seconds), in units per hour; None
+    with fewer than three points or no spread in time (a slope of two points is noise)."""
+    n = len(times_s)
+    if n < 3 or n != len(values):
+        return None
+    mt, mv = sum(times_s) / n, sum(values) / n
+    var = sum((t - mt) ** 2 for t in times_s)
+    if var == 0:
+        return None
+    return 3600.0 * sum((t - mt) * (v - mv) for t, v in zip(times_s, values, strict=True)) / var
+
+
+def socket_peer_ports(pid: int, remote_port: int) -> list[int]:
+    """Local TCP ports of ``pid``'s sockets connected to ``remote_port`` (e.g. its PostgreSQL
+    connections), read from /proc: the server side sees them as ``client_port``."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = []
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            local, remote, inode = f[1], f[2], f[9]
+            if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == remote_port:
+                ports.append(int(local.rsplit(":", 1)[1], 16))
+    return ports
+
+
+# Rows keyed by a vehicle, deleted before the vehicles themselves (as tests/fleet_bringup).
+TAGGED_VEHICLE_TABLES = ("telemetry", "telemetry_1min", "telemetry_rollup_dirty", "flights",
+                         "charging_sessions", "coordination_events")
+
+
+def forget_tag(engine: Any, tag: str) -> None:
+    """Delete every row whose id (vehicle, mission, site, zone, station, user) starts with
+    ``tag``, children first: what a graph run with ``write_graph_configs(..., tag)`` wrote."""
+    from sqlalchemy import text
+
+    tagged = "left({column}, length(:tag)) = :tag"
+    with engine.begin() as conn:
+        for table in TAGGED_VEHICLE_TABLES:
+            conn.execute(text(f"delete from {table} where {tagged.format(column='vehicle_id')}"),
+                         {"tag": tag})
+        conn.execute(text(f"delete from coordination_events where "
+                          f"{tagged.format(column='zone_id')}"), {"tag": tag})
+        missions = (f"({tagged.format(column='id')} or {tagged.format(column='vehicle_id')} "
+                    f"or {tagged.format(column='site_id')})")
+        conn.execute(text(f"delete from missions where parent_id is not null and {missions}"),
+                     {"tag": tag})
+        conn.execute(text(f"delete from missions where {missions}"), {"tag": tag})
+        for table, column in (("charging_stations", "id"), ("vehicles", "id"),
+                              ("no_fly_zones", "id"), ("audit_log", "username"),
+                              ("users", "username"), ("sites", "id")):
+            conn.execute(text(f"delete from {table} where {tagged.format(column=column)}"),
+                         {"tag": tag})
+
+
+@contextlib.contextmanager
+def discovery_server_env(enabled: bool) -> Iterator[Any | None]:
+    """With ``enabled``, run a Fast DDS discovery server on 127.0.0.1 (a free port) and make
+    this process and every process it starts meanwhile a (plain) client of it; yield the
+    server (``server.client_env(super_client=True)`` for a child that lists the graph's
+    topics, as fleet_manager does), or None without. On exit the server is stopped and the
+    environment restored: stop the children first.
+    """
+    if not enabled:
+        yield None
+        return
+    from fleet_bringup.discovery import DiscoveryServer, environment
+
+    with DiscoveryServer() as server, environment(server.client_env(super_client=False)):
+        yield server

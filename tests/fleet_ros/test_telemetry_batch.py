@@ -9,7 +9,6 @@ import pytest
 from builtin_interfaces.msg import Time
 from rclpy.serialization import deserialize_message, serialize_message
 
-from fleet_core.mavlink import LandedState
 from fleet_core.fleet.telemetry import (
     AutopilotState,
     BatteryReading,
@@ -21,6 +20,7 @@ from fleet_core.fleet.telemetry import (
     Velocity,
 )
 from fleet_core.geo import GeoPoint
+from fleet_core.mavlink import LandedState
 from fleet_interfaces.msg import TelemetryBatch
 from fleet_ros.telemetry_batch import BatchBuilder, BatchSample, batch_samples
 
@@ -51,7 +51,8 @@ def test_unknown_battery_fields_travel_as_nan_and_come_back_unknown() -> None:
     builder = BatchBuilder("/fm")
     builder.add("uav1", 1.0, BatteryReading(None, 12.0, None))
     msg = builder.take(Time())
-    assert msg is not None and math.isnan(msg.a[0])
+    assert msg is not None
+    assert math.isnan(msg.a[0])
     assert next(batch_samples(msg)).value == BatteryReading(None, 12.0, None)
 
 
@@ -69,9 +70,11 @@ def test_each_take_starts_a_new_batch_with_the_next_sequence_number() -> None:
     first = builder.take(Time())
     builder.add("uav9", 2.0, Heading(2.0))
     second = builder.take(Time())
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert (first.sequence, second.sequence) == (1, 2)
-    assert list(second.vehicle_ids) == ["uav9"] and list(second.vehicle) == [0]
+    assert list(second.vehicle_ids) == ["uav9"]
+    assert list(second.vehicle) == [0]
 
 
 def _batch(**fields: object) -> TelemetryBatch:

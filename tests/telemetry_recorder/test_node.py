@@ -15,6 +15,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.parameter import Parameter
 from sqlalchemy import Engine, text
 
+from fleet_core.errors import ConfigError
 from fleet_db.db import make_engine
 from fleet_interfaces.action import RequestCharge
 from fleet_interfaces.msg import CoordinationEvent, FleetStatus
@@ -66,7 +67,8 @@ def vid(engine: Engine) -> Iterator[str]:
 
 def recorder(graph: RosGraph, spool: Path, url: str = URL,
              sites: list[dict[str, Any]] | None = None,
-             registry: list[dict[str, Any]] | None = None) -> TelemetryRecorderNode:
+             registry: list[dict[str, Any]] | None = None, *,
+             source: str = "mavros") -> TelemetryRecorderNode:
     # Its own fleet.yaml: the shipped one's sites and vehicles must not land in the shared
     # test database.
     fleet = write(spool.parent, f"recorder-fleet-{spool.name}.yaml", {"fleet_manager": {
@@ -74,13 +76,13 @@ def recorder(graph: RosGraph, spool: Path, url: str = URL,
     node = TelemetryRecorderNode(context=graph.context, parameter_overrides=[
         Parameter("database_url", value=url), Parameter("spool_dir", value=str(spool)),
         Parameter("retain_days", value=3650), Parameter("flight_idle_gap_s", value=5.0),
-        Parameter("fleet_config_file", value=fleet)])
+        Parameter("fleet_config_file", value=fleet), Parameter("source", value=source)])
     graph.add(node)
     return node
 
 
 def start(graph: RosGraph, tmp_path: Path, vehicles: list[str], *, factor: float = 10.0,
-          planner: bool = False, battery_pct: float = 100.0) -> None:
+          planner: bool = False, battery_pct: float = 100.0) -> FleetSimNode:
     sim = write(tmp_path, "sim.yaml", {"fleet_sim": {
         "seed": 1, "time_factor": factor, "link_timeout_s": 10.0,
         "defaults": {"battery": {"initial_percent": battery_pct}},
@@ -91,8 +93,9 @@ def start(graph: RosGraph, tmp_path: Path, vehicles: list[str], *, factor: float
         "discovery": {"enabled": True, "period_s": 0.5},
         "liveness": {"stale_after_s": 2.0, "lost_after_s": 6.0},
         "separation": {"enabled": False}}})
-    graph.add(FleetSimNode(context=graph.context,
-                           parameter_overrides=[Parameter("config_file", value=sim)]))
+    sim_node = FleetSimNode(context=graph.context,
+                            parameter_overrides=[Parameter("config_file", value=sim)])
+    graph.add(sim_node)
     graph.add(FleetManagerNode(context=graph.context,
                                parameter_overrides=[Parameter("config_file", value=fleet)]))
     if planner:
@@ -106,6 +109,7 @@ def start(graph: RosGraph, tmp_path: Path, vehicles: list[str], *, factor: float
     status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
     graph.wait_for(lambda: (s := status.last()) and len(s.vehicles) == len(vehicles), 20.0,
                    "fleet picture")
+    return sim_node
 
 
 def count(engine: Engine, sql: str, **params: Any) -> Any:
@@ -356,3 +360,26 @@ def _registry(engine: Engine, vid: str) -> Any:
     with engine.connect() as conn:
         return conn.execute(text("select model, home is not null, capabilities, site_id "
                                  "from vehicles where id = :v"), {"v": vid}).one_or_none()
+
+
+def test_a_recorder_fed_by_fleet_managers_batches_stores_every_fix_published_once(
+        graph: RosGraph, tmp_path: Path, engine: Engine, vid: str) -> None:
+    rec = recorder(graph, tmp_path / "spool", source="fleet")
+    assert rec.vehicles == {}
+    sim = start(graph, tmp_path, [vid])
+    rows = "select count(*) from telemetry where vehicle_id = :v"
+    graph.wait_for(lambda: (count(engine, rows, v=vid) or 0) > 30, 30.0, "rows from batches")
+    assert rec.vehicles == {vid: {}}  # recorded without a subscription of its own
+    graph.executor.remove_node(sim)
+    sim.destroy_node()
+    published = sim.fixes_published
+    graph.wait_for(lambda: count(engine, rows, v=vid) == published, 20.0,
+                   f"all {published} published fixes stored")
+    assert count(engine, "select count(distinct time) from telemetry where vehicle_id = :v",
+                 v=vid) == published
+    assert "fleet_telemetry.lost_batches" not in rec.dropped
+
+
+def test_a_recorder_refuses_an_unknown_source(graph: RosGraph, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="parameter source must be one of"):
+        recorder(graph, tmp_path / "spool", source="carrier-pigeon")

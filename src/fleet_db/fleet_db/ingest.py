@@ -31,9 +31,12 @@ There is no queue in memory besides the spool: its active segment is a mapping o
 cache, so the flusher reads what was just appended without touching the disk, and when the
 database is slow or away the samples simply accumulate in the spool (up to
 ``spool_max_bytes``; beyond that ``submit`` returns False and ``refused`` counts) and are
-written in order once it is back. ``submit`` never waits for the database, and takes no lock
-but the spool's, held for one copy into the mapping (microseconds; creating a file when a
-64 MiB segment rotates).
+written in order once it is back. A database that hangs rather than fails (a path that
+accepts and never answers) counts as away: every round trip of the flusher's connection has
+a deadline on the client side (``reply_timeout_s``, :class:`fleet_db.db.BoundedConnection`);
+one that passes closes the connection and counts a retry, and the batch is re-sent on a new
+one. ``submit`` never waits for the database, and takes no lock but the spool's, held for
+one copy into the mapping (microseconds; creating a file when a 64 MiB segment rotates).
 
 ``submit`` checks the common sample (every value present, UTC stamp) with a few arithmetic
 comparisons and encodes it with a precompiled struct; anything that fails the quick checks
@@ -62,7 +65,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from fleet_db.copy_codec import PG_EPOCH, TUPLE_COLUMNS, RecordEncoder, SpoolRecordError
-from fleet_db.db import InvalidArgumentError, database_url, safe_url
+from fleet_db.db import (
+    BoundedConnection,
+    InvalidArgumentError,
+    bound_round_trips,
+    database_url,
+    keepalive_args,
+    safe_url,
+)
 from fleet_db.partitions import ensure_partitions
 from fleet_db.rollups import LATE_AFTER, mark_dirty, mark_rows_sql
 from fleet_db.samples import MAX_FUTURE_SKEW, TelemetrySample
@@ -166,6 +176,11 @@ class WriterSettings:
     rollup_late_after_s: float = LATE_AFTER.total_seconds()
     connect_timeout_s: int = 5
     statement_timeout_s: int = 60
+    # The client's own bound on every round trip (query, COPY, commit): a connection that
+    # gets no reply within this is abandoned, the batch retried on a new one (duplicates are
+    # absorbed) and the attempt counted in ``retries``. The server's statement_timeout does
+    # nothing when the server never sees the statement (fleet_db.db.BoundedConnection).
+    reply_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
         checks = (("batch_size", self.batch_size, 1, 1_000_000),
@@ -177,7 +192,8 @@ class WriterSettings:
                   ("connect_timeout_s", self.connect_timeout_s, 1, 600),
                   ("max_sample_age_s", self.max_sample_age_s, 1.0, 300 * 86400.0),
                   ("rollup_late_after_s", self.rollup_late_after_s, 1.0, 86400.0),
-                  ("statement_timeout_s", self.statement_timeout_s, 1, 3600))
+                  ("statement_timeout_s", self.statement_timeout_s, 1, 3600),
+                  ("reply_timeout_s", self.reply_timeout_s, 0.1, 3600.0))
         for name, value, low, high in checks:
             if not low <= value <= high:
                 raise InvalidArgumentError(f"{name} {value} is outside {low}..{high}")
@@ -273,6 +289,9 @@ class TelemetryWriter:
         self._late_batches = 0
         self._engine: Engine | None = None
         self._conn: Connection | None = None
+        # The psycopg connection under _conn: after a failure it tells whether the reply
+        # deadline expired (BoundedConnection.timed_out).
+        self._raw: BoundedConnection | None = None
         self._flusher = threading.Thread(target=self._run, name="telemetry-flusher",
                                          daemon=True)
         self._flusher.start()
@@ -437,9 +456,10 @@ class TelemetryWriter:
                     break
                 if batch.count and not self._write_with_retry(batch):
                     break  # close() deadline: the rest stays in the spool
-                self._spool.commit(batch.end)
                 with self._lock:
+                    # In the database: no longer unwritten, before flush() can see the commit.
                     self._inflight_received = None
+                self._spool.commit(batch.end)
                 with self._done:
                     self._done.notify_all()
         except Exception:
@@ -463,6 +483,11 @@ class TelemetryWriter:
                 if not isinstance(exc, SQLAlchemyError | psycopg.Error | OSError):
                     _LOG.exception("unexpected error writing a telemetry batch")
                 message = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                raw = self._raw
+                if raw is not None and raw.timed_out:
+                    # What failed after the abandon (a rollback on the closed connection)
+                    # would only say "the connection is closed".
+                    message = [raw.timed_out]
                 with self._lock:
                     self._retries += 1
                     self._last_error = (f"writing {batch.count} samples to "
@@ -500,18 +525,24 @@ class TelemetryWriter:
             return self._conn
         if self._engine is None:
             s = self.settings
+            timeout_ms = s.statement_timeout_s * 1000
             self._engine = create_engine(
                 self._url, poolclass=NullPool,
                 connect_args={
                     "connect_timeout": s.connect_timeout_s,
-                    "options": f"-c statement_timeout={s.statement_timeout_s * 1000} "
+                    # A transaction the client abandoned (reply deadline) ends on the server
+                    # too, with its locks, even when the server never hears of the abandon.
+                    "options": f"-c statement_timeout={timeout_ms} "
+                               f"-c idle_in_transaction_session_timeout={timeout_ms} "
                                "-c timezone=UTC",
                     "application_name": "fleet-telemetry-writer",
                     # A silently dead peer must fail the batch, not hang it for TCP's minutes.
-                    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
-                    "keepalives_count": 3, "tcp_user_timeout": s.connect_timeout_s * 1000,
+                    **keepalive_args(s.connect_timeout_s),
                 })
+            bound_round_trips(self._engine, s.reply_timeout_s)
         conn = self._engine.connect()
+        raw = conn.connection.driver_connection
+        self._raw = raw if isinstance(raw, BoundedConnection) else None
         try:
             conn.execute(text(_CREATE_STAGING))
             conn.commit()
@@ -524,6 +555,7 @@ class TelemetryWriter:
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
+        self._raw = None
         if conn is not None:
             try:
                 conn.invalidate()

@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from fleet_db.db import DatabaseUnavailableError, make_engine, redact_url
+from fleet_db.db import DatabaseUnavailableError, InvalidArgumentError, make_engine, redact_url
 from fleet_db.event_store import EventStore, StoreLogger
 from fleet_db.flights import FlightDetector, FlightWindow
 from fleet_db.ingest import TelemetryWriter, WriterSettings
@@ -40,6 +40,19 @@ class RecordingSettings:
     flight_idle_gap_s: float = 30.0
     retain_days: int = 30
     maintenance_period_s: float = 60.0
+    connect_timeout_s: int = 5  # opening a database connection
+    reply_timeout_s: float = 15.0  # the writer abandons a connection silent this long
+    # Diagnostics warn once the oldest sample not yet in the database is this old, whatever
+    # the connection seems to be doing: a stalled writer shows even when nothing failed.
+    unwritten_warn_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name, value, low, high in (
+                ("connect_timeout_s", self.connect_timeout_s, 2, 600),  # libpq's minimum
+                ("reply_timeout_s", self.reply_timeout_s, 0.1, 3600.0),
+                ("unwritten_warn_s", self.unwritten_warn_s, 0.1, 86400.0)):
+            if not low <= value <= high:
+                raise InvalidArgumentError(f"{name} {value} is outside {low}..{high}")
 
     @property
     def journal_dir(self) -> Path:
@@ -52,6 +65,7 @@ class Health(Enum):
 
     RECORDING = "recording"
     SPOOLING = "spooling"  # the database is away: rows wait in the spool and the journal
+    STALLED = "stalled"  # no error, yet the oldest unwritten sample is older than the limit
     JOURNAL_FAILING = "journal_failing"  # rows may be lost: an operator must see
 
 
@@ -69,16 +83,19 @@ class Recording:
 
     def __init__(self, settings: RecordingSettings, logger: StoreLogger) -> None:
         with contextlib.ExitStack() as opened:
+            connect = settings.connect_timeout_s
             try:
-                engine = make_engine(settings.database_url)
+                engine = make_engine(settings.database_url, connect_timeout_s=connect)
             except DatabaseUnavailableError as exc:
                 # Zero loss starts at start-up: record into the spool and the journal, and let
                 # the writer and the store catch up once the database is back.
                 logger.warning(f"{exc}; recording into the spool until it is back")
-                engine = make_engine(settings.database_url, check=False)
+                engine = make_engine(settings.database_url, connect_timeout_s=connect,
+                                     check=False)
             opened.callback(engine.dispose)
             writer = TelemetryWriter(engine, settings.spool_dir, WriterSettings(
-                batch_size=settings.batch_size, batch_age_s=settings.batch_age_s))
+                batch_size=settings.batch_size, batch_age_s=settings.batch_age_s,
+                connect_timeout_s=connect, reply_timeout_s=settings.reply_timeout_s))
             opened.callback(writer.close, timeout=CLOSE_TIMEOUT_S)
             store = EventStore(engine, retain_days=settings.retain_days,
                                maintenance_period_s=settings.maintenance_period_s,
@@ -88,6 +105,9 @@ class Recording:
         self.writer = writer
         self.store = store
         self.flights = FlightDetector(idle_gap_s=settings.flight_idle_gap_s)
+        self._unwritten_warn_s = settings.unwritten_warn_s
+        self._log = logger
+        self._health = Health.RECORDING  # as last logged
         # A closed flight is measured once its last samples are in the database.
         self._closed_flights: list[tuple[FlightWindow, SpoolCursor]] = []
         self._closed = False
@@ -104,7 +124,15 @@ class Recording:
         self.store.put(record)
 
     def tick(self, now: datetime) -> None:
-        """Close idle flights; queue the flights whose samples are all written for measuring."""
+        """Close idle flights; queue the flights whose samples are all written for measuring;
+        log a change of health (the diagnostics say it every second, the log once)."""
+        status = self.status()
+        if status.health is not self._health:
+            self._health = status.health
+            if status.health is Health.RECORDING:
+                self._log.info("recording: the database takes rows again")
+            else:
+                self._log.warning(f"recorder {status.health.value}: {status.message}")
         for flight in self.flights.check_idle(now):
             self._closed_flights.append((flight, self.writer.mark()))
         waiting = []
@@ -128,9 +156,19 @@ class Recording:
                 Health.JOURNAL_FAILING,
                 f"event journal failing ({s.get('journal_error') or 'append failed'}); "
                 f"{s.get('unjournaled', 0)} rows not journaled", values)
+        age = m.oldest_unwritten_age_s
+        late = (f"; the oldest unwritten sample is {age:.1f} s old"
+                if age is not None and age > self._unwritten_warn_s else "")
         if m.last_error:
-            return RecordingStatus(Health.SPOOLING, f"database: {m.last_error} (spooling)",
-                                   values)
+            return RecordingStatus(Health.SPOOLING,
+                                   f"database: {m.last_error}{late} (spooling)", values)
+        if late:
+            # Nothing failed, yet the samples wait: a hung connection, a database that accepts
+            # and never answers (the writer abandons it after reply_timeout_s), or a backlog
+            # (a previous run's spool) still being written. An operator sees it from here on.
+            what = "catching up a backlog" if m.backlog else "writer stalled"
+            return RecordingStatus(
+                Health.STALLED, f"{what}{late} (limit {self._unwritten_warn_s:g} s)", values)
         return RecordingStatus(Health.RECORDING, "recording", values)
 
     def close(self) -> None:
