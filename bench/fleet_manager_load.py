@@ -9,7 +9,12 @@ backlog), the CPU use of all three processes and the load average. The listener 
 own process, so its figures are not delayed by fleet_sim's or fleet_manager's work — only by
 the machine's load, which is printed for that reason.
 
-    python bench/fleet_manager_load.py [--vehicles 500] [--seconds 60]
+With --discovery-server the three find each other through a Fast DDS discovery server on
+127.0.0.1 (started and stopped here; fleet_manager a super client, which it must be to list
+the vehicles' topics) instead of simple discovery; the warm-up line is the discovery time to
+compare.
+
+    python bench/fleet_manager_load.py [--vehicles 500] [--seconds 60] [--discovery-server]
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _common import Spinner, cpu_seconds, shipped_config
+from _common import Spinner, cpu_seconds, discovery_server_env, shipped_config
 
 
 def main() -> int:
@@ -33,11 +38,32 @@ def main() -> int:
     parser.add_argument("--vehicles", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup-timeout", type=float, default=240.0)
+    parser.add_argument("--discovery-server", action="store_true",
+                        help="discover through a Fast DDS discovery server on 127.0.0.1")
     args = parser.parse_args()
-    if not 1 <= args.vehicles <= 500 or args.seconds <= 0:
-        parser.error("need 1 <= --vehicles <= 500 and --seconds > 0")
+    # fleet_sim simulates 500 vehicles at most (fleet_core.sim.config.MAX_VEHICLES).
+    if not 1 <= args.vehicles <= 500:
+        parser.error(f"--vehicles must be 1..500, got {args.vehicles}")
+    if not args.seconds > 0 or not args.warmup_timeout > 0:
+        parser.error(f"--seconds and --warmup-timeout must be > 0, got {args.seconds:g} and "
+                     f"{args.warmup_timeout:g}")
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 50))
+    from fleet_bringup.discovery import DiscoveryServerError
+
+    try:
+        with discovery_server_env(args.discovery_server) as server:
+            locator = server.locator if server is not None else ""
+            fm_env = (dict(os.environ, **server.client_env(super_client=True))
+                      if server is not None else None)
+            return run(args, locator, fm_env)
+    except DiscoveryServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, locator: str, fm_env: dict[str, str] | None) -> int:
+    """Start fleet_sim and fleet_manager (fleet_manager with ``fm_env``), measure, stop."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
@@ -59,7 +85,8 @@ def main() -> int:
                           "-p", f"config_file:={tmp / 'sim.yaml'}",
                           "-p", f"vehicle_count:={args.vehicles}", "--log-level", "warn"]),
         subprocess.Popen([sys.executable, "-m", "fleet_manager", "--ros-args",
-                          "-p", f"config_file:={tmp / 'fleet.yaml'}", "--log-level", "warn"]),
+                          "-p", f"config_file:={tmp / 'fleet.yaml'}", "--log-level", "warn"],
+                         env=fm_env),
     ]
     sim, fm = procs
     try:
@@ -95,6 +122,7 @@ def main() -> int:
                 return 1
             time.sleep(0.5)
         warmup = time.monotonic() - t0
+        warmup_load = os.getloadavg()
         time.sleep(5.0)
         with lock:
             rows.clear()
@@ -115,7 +143,9 @@ def main() -> int:
         second = statistics.median(r[3] for r in window[half:]) if half else float("nan")
         print(f"fleet_manager load benchmark: {args.vehicles} vehicles (position 5 Hz, "
               f"state/battery 1 Hz), window {span:.0f} s")
-        print(f"  warm-up until every vehicle was in /fleet/status: {warmup:.0f} s")
+        print(f"  discovery: {'discovery server ' + locator if locator else 'simple (no server)'}")
+        print(f"  warm-up until every vehicle was in /fleet/status: {warmup:.1f} s (load average "
+              f"{warmup_load[0]:.2f} {warmup_load[1]:.2f} then)")
         print(f"  /fleet/status rate: {len(window) / span:.2f} Hz (target 2)")
         print(f"  age of the newest sample on arrival: median {statistics.median(newest)*1000:.0f}"
               f" ms, p95 {sorted(newest)[int(0.95 * (len(newest) - 1))]*1000:.0f} ms, "

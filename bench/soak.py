@@ -552,7 +552,7 @@ class Soak:
     def restarting(self, role: str) -> bool:
         return role in self._restarting
 
-    async def wait_bridge(self, timeout: float = 90.0) -> None:
+    async def wait_bridge(self, timeout: float = 240.0) -> None:
         import httpx
 
         deadline = time.monotonic() + timeout

@@ -11,6 +11,13 @@ which fleet_manager lists exactly those vehicles (the shipped fleet.yaml lists t
 vehicle_count:=2 the third showed LOST); they are deleted when the launch ends. web_bridge
 reads FLEET_* variables and needs FLEET_JWT_SECRET. A process of the graph that ends while
 the launch runs ends the launch with exit code 1.
+
+With discovery_server:=true the launch starts a Fast DDS discovery server on
+127.0.0.1:<discovery_server_port> and every process it starts is its client
+(ROS_DISCOVERY_SERVER); fleet_manager and rviz2, which list the graph's topics, are super
+clients (ROS_SUPER_CLIENT=TRUE). A ros2 CLI that should see this graph needs both variables:
+
+    ROS_DISCOVERY_SERVER=127.0.0.1:11811 ROS_SUPER_CLIENT=TRUE ros2 topic list --no-daemon
 """
 
 from __future__ import annotations
@@ -37,6 +44,15 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import ExecutableInPackage
 
 from fleet_bringup.configs import shipped_config, write_graph_configs
+from fleet_bringup.discovery import (
+    DEFAULT_PORT,
+    SERVER_EXECUTABLE,
+    client_env,
+    server_command,
+    server_executable,
+    server_library_env,
+    write_server_profile,
+)
 from fleet_bringup.launch_args import (
     LaunchArguments,
     end_launch_on_exit,
@@ -82,6 +98,11 @@ ARGUMENTS = {
                       "follows); the fleet topics /fleet/... and the MAVROS prefixes stay "
                       "absolute"),
     "log_level": ("info", "severity of every node's log: debug, info, warn, error or fatal"),
+    "discovery_server": ("false", "discover through a Fast DDS discovery server started on "
+                                  "127.0.0.1:<discovery_server_port> (every node its client, "
+                                  "fleet_manager and rviz2 super clients) instead of simple "
+                                  "discovery"),
+    "discovery_server_port": (str(DEFAULT_PORT), "UDP port of that discovery server, 1..65535"),
     "rviz": ("false", "start rviz2 with rviz_config (the fleet markers on /fleet/markers)"),
     "rviz_config": (str(RVIZ_CONFIG), "rviz2 display configuration"),
 }
@@ -124,9 +145,36 @@ def _warn_of_unsimulated(fleet: str, sim_file: str, vehicles: int) -> None:
             f"{'it' if len(missing) == 1 else 'them'} LOST until connected")
 
 
+def _discovery(args: LaunchArguments,
+               context: LaunchContext) -> tuple[list[LaunchDescriptionEntity], dict[Any, Any]]:
+    """With discovery_server:=true: the server and the variables that make the processes
+    started after them its clients, and the variables of a super client; else nothing."""
+    if not args.flag("discovery_server"):
+        return [], {}
+    port = args.integer("discovery_server_port", 1, 65535)
+    executable = server_executable()
+    if executable is None:
+        raise RuntimeError(f"discovery_server:=true needs {SERVER_EXECUTABLE} (it comes with "
+                           "Fast DDS); launch without it")
+    profile_dir = Path(tempfile.mkdtemp(prefix="fleet-discovery-"))
+    context.register_event_handler(OnShutdown(
+        on_shutdown=lambda _event, _context: shutil.rmtree(profile_dir, ignore_errors=True)))
+    server = ExecuteProcess(name="discovery_server", output="screen",
+                            cmd=server_command(executable, port,
+                                               write_server_profile(profile_dir)),
+                            additional_env=server_library_env(executable),
+                            on_exit=end_launch_on_exit)
+    # Set before the nodes (and the included sim.launch.py) start: Fast DDS reads them when
+    # a node's participant is created.
+    client = [SetEnvironmentVariable(name, value)
+              for name, value in client_env(port, super_client=False).items()]
+    return [server, *client], {"ROS_SUPER_CLIENT": "TRUE"}
+
+
 def describe_graph(context: LaunchContext) -> list[LaunchDescriptionEntity]:
     """Return the processes the launch arguments ask for."""
     args = LaunchArguments(context.launch_configurations)
+    entities, super_client = _discovery(args, context)
     sim = args.flag("sim")
     vehicles, factor = args.vehicle_count(), args.time_factor()
     ns, level = args.namespace(), args.log_level()
@@ -143,7 +191,6 @@ def describe_graph(context: LaunchContext) -> list[LaunchDescriptionEntity]:
                     on_exit=end_launch_on_exit, additional_env=env,
                     sigterm_timeout=sigterm_timeout)
 
-    entities: list[LaunchDescriptionEntity] = []
     if sim:
         entities.append(IncludeLaunchDescription(
             PythonLaunchDescriptionSource(str(HERE / "sim.launch.py")),
@@ -152,7 +199,9 @@ def describe_graph(context: LaunchContext) -> list[LaunchDescriptionEntity]:
                               "log_level": level}.items()))
     fleet_rule = param("fleet_config_file", fleet) if fleet else []
     if args.flag("manager"):
-        entities.append(node("fleet_manager", *(param("config_file", fleet) if fleet else [])))
+        # It finds vehicles by listing the graph's topics: a super client of a server.
+        entities.append(node("fleet_manager", *(param("config_file", fleet) if fleet else []),
+                             env=super_client or None))
     if args.flag("planner"):
         entities.append(node("mission_planner", *fleet_rule,
                              *(param("config_file", missions) if missions else [])))
@@ -180,7 +229,8 @@ def describe_graph(context: LaunchContext) -> list[LaunchDescriptionEntity]:
     if args.flag("rviz"):
         # Not required: closing its window is not a failure of the graph.
         entities.append(Node(package="rviz2", executable="rviz2", output="screen",
-                             arguments=["-d", args.text("rviz_config")]))
+                             arguments=["-d", args.text("rviz_config")],
+                             additional_env=super_client or None))
     return entities
 
 

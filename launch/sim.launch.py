@@ -3,8 +3,9 @@
     ros2 launch fleet_bringup sim.launch.py vehicle_count:=50 time_factor:=2
     ros2 launch launch/sim.launch.py --show-args
 
-fleet.launch.py includes this file for sim:=true. fleet_sim ending while the launch runs
-(a bad argument, a bad config file) ends the launch with exit code 1.
+fleet.launch.py includes this file for sim:=true (with its discovery_server:=true, fleet_sim
+is a client of that server: it inherits ROS_DISCOVERY_SERVER). fleet_sim ending while the
+launch runs (a bad argument, a bad config file) ends the launch with exit code 1.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@
 #   VEHICLES=N       simulated vehicles (default 10)
 #   TIME_FACTOR=F    simulated seconds per wall second (default 5)
 #   FLEET_PORT=P     the dashboard's port (default 8080)
+#   FLEET_DISCOVERY_SERVER=1  discover through a Fast DDS discovery server on 127.0.0.1
+#                    started for the run (same as --discovery-server)
 # It needs what `make setup` provides (PostgreSQL with the fleet database, Redis, the built
 # dashboard) and says what is missing otherwise.
 set -euo pipefail

@@ -6,6 +6,8 @@ creates a login for this run only, and plays a scenario through the fleet's own 
 services: a survey whose vehicle's battery fails (it goes home, another finishes), a delivery
 around a new no-fly zone followed by a charging cycle, and a survey preempted by an emergency.
 Then the fleet stays up until Ctrl-C, which stops everything and removes the login.
+With --discovery-server (env FLEET_DISCOVERY_SERVER=1) the graph finds itself through a Fast
+DDS discovery server on 127.0.0.1 started for the run (docs/operations.md, "Discovery server").
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import text
 
 from fleet_bringup import preflight
 from fleet_bringup.account import DemoLogin, create_demo_login, remove_demo_login
+from fleet_bringup.discovery import DiscoveryServerError, env_flag
 from fleet_bringup.scenario import (
     SCENARIO_VEHICLES,
     Narrator,
@@ -181,8 +184,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="warning",
                         choices=["debug", "info", "warning", "error"],
                         help="of the nodes and the bridge (default warning)")
+    parser.add_argument("--discovery-server", action="store_true", default=None,
+                        help="discover through a Fast DDS discovery server on 127.0.0.1 "
+                             "started for this run (env FLEET_DISCOVERY_SERVER=1)")
     parser.add_argument("--tag", default="", help=argparse.SUPPRESS)  # tests: ids of their own
     args = parser.parse_args(argv)
+    try:
+        with_server = bool(args.discovery_server) or env_flag("FLEET_DISCOVERY_SERVER")
+    except DiscoveryServerError as exc:
+        parser.error(str(exc))
     least = 1 if args.no_scenario else SCENARIO_VEHICLES
     if not least <= args.vehicles <= MAX_VEHICLES:
         parser.error(f"--vehicles (VEHICLES) must be {least}..{MAX_VEHICLES}"
@@ -196,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts = StackOptions(args.vehicles, args.time_factor, tag=args.tag,
                             database_url=settings.database_url,
                             ros_log_level="warn" if args.log_level == "warning"
-                            else args.log_level)
+                            else args.log_level, discovery_server=with_server)
     except (SettingsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -208,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     say = Narrator()
     since = datetime.now(UTC)
-    print(f"fleet demo: {args.vehicles} simulated vehicles, time x{args.time_factor:g}; "
+    print(f"fleet demo: {args.vehicles} simulated vehicles, time x{args.time_factor:g}"
+          f"{', discovery server on 127.0.0.1' if with_server else ''}; "
           "starting the graph and the dashboard...", flush=True)
     with StopSignals("stopping the demo: scenario, dashboard, fleet, recorder...",
                      "still stopping (the recorder writes its last rows)...",

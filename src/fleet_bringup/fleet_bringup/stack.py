@@ -8,7 +8,9 @@ It reads the shipped configs (config/*.yaml), made to agree with the number of s
 vehicles (fleet_bringup.configs). Settings of the bridge come from FLEET_* as for
 ``python -m web_bridge``; ``FLEET_JWT_SECRET`` defaults here to a random secret per run
 (tokens do not survive a restart of this development stack) and ``FLEET_COOKIE_SECURE`` to
-false (the page is served over plain http). Ctrl-C stops everything.
+false (the page is served over plain http). With ``--discovery-server`` (or
+FLEET_DISCOVERY_SERVER=1) the graph finds itself through a Fast DDS discovery server on
+127.0.0.1 started for it (fleet_bringup.discovery). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from rclpy.logging import get_logger_level, set_logger_level
 from rclpy.parameter import Parameter
 
 from fleet_bringup.configs import GraphConfigs, write_graph_configs
+from fleet_bringup.discovery import DiscoveryServerError, discovery_server, env_flag
 from fleet_core.errors import FleetCoreError
 from fleet_core.sim.config import MAX_VEHICLES
 from fleet_db.db import FleetDbError
@@ -71,6 +74,7 @@ class StackOptions:
     database_url: str = ""  # the recorder's; empty: $FLEET_DATABASE_URL or the local one
     spool_dir: str = ""  # the recorder's spool; empty: its default
     ros_log_level: str = "info"  # of the nodes' own log lines
+    discovery_server: bool = False  # discover through a Fast DDS discovery server on loopback
 
     def __post_init__(self) -> None:
         if not 1 <= self.vehicles <= MAX_VEHICLES:
@@ -89,13 +93,15 @@ class FleetGraph:
     graph: RosGraph
     configs: GraphConfigs
     recording: bool  # the recorder writes to PostGIS
+    discovery_server: str = ""  # ROS_DISCOVERY_SERVER of the graph; "" for simple discovery
 
 
 @contextlib.contextmanager
 def fleet_graph(opts: StackOptions, domain_id: int | None = None) -> Iterator[FleetGraph]:
     """Run fleet_sim, fleet_manager, mission_planner (and the recorder) until exit."""
     with _node_log_level(ROS_LOG_LEVELS[opts.ros_log_level]), \
-            tempfile.TemporaryDirectory(prefix="fleet-graph-") as tmp:
+            tempfile.TemporaryDirectory(prefix="fleet-graph-") as tmp, \
+            _discovery(opts.discovery_server) as locator:
         configs = write_graph_configs(Path(tmp), opts.vehicles, opts.tag)
         fleet_file = Parameter("fleet_config_file", value=str(configs.fleet_file))
         with RosGraph(domain_id) as graph:
@@ -117,7 +123,25 @@ def fleet_graph(opts: StackOptions, domain_id: int | None = None) -> Iterator[Fl
                 except FleetDbError as exc:
                     log.warning("recorder not started (%s); history and replay will be empty",
                                 exc)
-            yield FleetGraph(graph, configs, recording)
+            yield FleetGraph(graph, configs, recording, locator)
+
+
+@contextlib.contextmanager
+def _discovery(wanted: bool) -> Iterator[str]:
+    """With ``wanted``, a discovery server for the graph's Context (made after this): yield
+    its locator; else "" (simple discovery)."""
+    if not wanted:
+        yield ""
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            # Every node of the graph shares this process's one participant, fleet_manager's
+            # among them, which lists the graph's topics to find vehicles: a super client.
+            server = stack.enter_context(discovery_server(super_client=True))
+        except DiscoveryServerError as exc:
+            raise BringupError(str(exc)) from None
+        log.info("discovery through the Fast DDS discovery server at %s", server.locator)
+        yield server.locator
 
 
 @contextlib.contextmanager
@@ -279,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="simulated seconds per wall second (0.5..20)")
     parser.add_argument("--port", type=int, help="listen port (FLEET_PORT, default 8080)")
     parser.add_argument("--no-recorder", action="store_true", help="do not record to PostGIS")
+    parser.add_argument("--discovery-server", action="store_true",
+                        default=None, help="discover through a Fast DDS discovery server on "
+                        "127.0.0.1 (env FLEET_DISCOVERY_SERVER=1)")
     parser.add_argument("--log-level", default="warning",
                         choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
@@ -286,17 +313,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--vehicles must be 1..{MAX_VEHICLES}, got {args.vehicles}")
     if not 0.5 <= args.time_factor <= 20:
         parser.error(f"--time-factor must be 0.5..20, got {args.time_factor}")
+    try:
+        with_server = bool(args.discovery_server) or env_flag("FLEET_DISCOVERY_SERVER")
+    except DiscoveryServerError as exc:
+        parser.error(str(exc))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     opts = StackOptions(args.vehicles, args.time_factor, not args.no_recorder,
-                        ros_log_level="warn" if args.log_level == "warning" else args.log_level)
+                        ros_log_level="warn" if args.log_level == "warning" else args.log_level,
+                        discovery_server=with_server)
     with StopSignals(ignore_after=True) as stop:
         try:
             settings = bridge_settings(**({} if args.port is None else {"port": args.port}))
             with running_stack(opts, settings, log_level=args.log_level) as stack:
                 print(f"dashboard: {stack.bridge.url}  ({args.vehicles} vehicles, time factor "
-                      f"{args.time_factor:g}); Ctrl-C stops", flush=True)
+                      f"{args.time_factor:g}"
+                      + (f", discovery server {stack.fleet.discovery_server}"
+                         if stack.fleet.discovery_server else "")
+                      + "); Ctrl-C stops", flush=True)
                 stop.wait()
         except (SettingsError, BringupError, FleetCoreError) as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -190,6 +190,9 @@ class FleetManagerNode(Node):
     def discover_callback(self) -> None:
         """Register the vehicles whose MAVROS state topic appeared in the graph, for at most
         _DISCOVERY_BUDGET_S a tick: the rest are found again on the next one."""
+        self._unless_shut_down(self._discover)
+
+    def _discover(self) -> None:
         deadline = time.monotonic() + _DISCOVERY_BUDGET_S
         for spec in self.registry.discover(self.get_topic_names_and_types()):
             if time.monotonic() > deadline:
