@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from mavros_msgs.msg import (
     EstimatorStatus,
@@ -529,8 +530,10 @@ class FleetSimNode(Node):
     def destroy_node(self) -> None:
         """Say how many position fixes went out (each should be one telemetry row), then
         destroy the node."""
-        self.get_logger().info(f"published {self.fixes_published} position fixes from "
-                               f"{len(self._io)} vehicles")
+        # Not the node's logger: after a Ctrl-C the context is gone, and its copy to /rosout
+        # would fail with "publisher's context is invalid".
+        rclpy.logging.get_logger(self.get_name()).info(
+            f"published {self.fixes_published} position fixes from {len(self._io)} vehicles")
         super().destroy_node()
 
     @property
