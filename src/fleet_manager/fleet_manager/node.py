@@ -75,6 +75,7 @@ __all__ = ["FLEET_QOS", "FleetManagerNode", "main"]  # FLEET_QOS: bench/fleet_ma
 # took one 10 s callback, during which /fleet/status stopped. Each discovery tick adds what fits
 # in this much time, so the status timer keeps its rate while a large fleet comes up.
 _DISCOVERY_BUDGET_S = 0.25
+_CATCH_UP_PERIOD_S = 0.05
 _BATCH_PERIOD_S = 0.1  # /fleet/telemetry: a batch every 100 ms
 _WARN_EVERY_S = 5.0  # per vehicle: the log must not drown in one vehicle's garbage
 
@@ -160,6 +161,9 @@ class FleetManagerNode(Node):
         self.create_service(RemoveVehicle, "~/remove_vehicle", self.remove_vehicle_callback)
         self.create_timer(1.0 / s.status_rate_hz, self.publish_status)
         self.create_timer(1.0 / s.check_rate_hz, self.check_callback)
+        self._undiscovered: list[VehicleSpec] = []
+        self._catch_up = self.create_timer(_CATCH_UP_PERIOD_S, self.add_discovered_callback)
+        self._catch_up.cancel()
         if s.discovery.enabled:
             self.create_timer(s.discovery.period_s, self.discover_callback)
         self.create_timer(1.0, self.publish_markers_and_diagnostics)
@@ -189,17 +193,32 @@ class FleetManagerNode(Node):
 
     def discover_callback(self) -> None:
         """Register the vehicles whose MAVROS state topic appeared in the graph, for at most
-        _DISCOVERY_BUDGET_S a tick: the rest are found again on the next one."""
+        _DISCOVERY_BUDGET_S at a time: the rest follow on a fast timer."""
         self._unless_shut_down(self._discover)
 
     def _discover(self) -> None:
+        self._undiscovered = self.registry.discover(self.get_topic_names_and_types())
+        self._add_discovered()
+
+    def add_discovered_callback(self) -> None:
+        """Go on adding the vehicles the last search found (a fast timer, while any are left)."""
+        self._unless_shut_down(self._add_discovered)
+
+    def _add_discovered(self) -> None:
         deadline = time.monotonic() + _DISCOVERY_BUDGET_S
-        for spec in self.registry.discover(self.get_topic_names_and_types()):
-            if time.monotonic() > deadline:
-                break
+        while self._undiscovered and time.monotonic() < deadline:
+            spec = self._undiscovered.pop(0)
+            if spec.vehicle_id in self.fleet:
+                continue
             self.add_vehicle(spec)
             self.get_logger().info(f"discovered vehicle {spec.vehicle_id} at "
                                    f"{spec.mavros_prefix}")
+        # The rest on the next turn of the executor, not the next search: other callbacks
+        # (the status timer) run in between.
+        if self._undiscovered:
+            self._catch_up.reset()
+        else:
+            self._catch_up.cancel()
 
     # ------------------------------------------------------------------ ingestion
     def sample_callback(self, vehicle_id: str, topic: MavrosTopic, decode: RawDecoder

@@ -532,7 +532,7 @@ class FleetSimNode(Node):
         destroy the node."""
         # Not the node's logger: after a Ctrl-C the context is gone, and its copy to /rosout
         # would fail with "publisher's context is invalid".
-        rclpy.logging.get_logger(self.get_name()).info(
+        rclpy.logging.get_logger(self.get_logger().name).info(
             f"published {self.fixes_published} position fixes from {len(self._io)} vehicles")
         super().destroy_node()
 
