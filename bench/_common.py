@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
+import sys
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,33 +103,70 @@ def socket_peer_ports(pid: int, remote_port: int) -> list[int]:
     return ports
 
 
-# Rows keyed by a vehicle, deleted before the vehicles themselves (as tests/fleet_bringup).
-TAGGED_VEHICLE_TABLES = ("telemetry", "telemetry_1min", "telemetry_rollup_dirty", "flights",
-                         "charging_sessions", "coordination_events")
+@contextlib.contextmanager
+def held_domain(domain: int) -> Iterator[bool]:
+    """Hold ROS domain ``domain`` for a bench run with the lock file the tests claim their
+    domains with (tests/conftest.py): a run holding one keeps the tests out of it, and a
+    domain a test or another bench holds is refused. Yield whether it is held; if not, say
+    so on stderr."""
+    lock_dir = Path(tempfile.gettempdir()) / "fleet-ros-domains"
+    lock_dir.mkdir(exist_ok=True)
+    with (lock_dir / f"{domain}.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"error: ROS domain {domain} is in use by a test or another benchmark "
+                  f"({lock.name} is locked); choose another with --domain", file=sys.stderr)
+            yield False
+            return
+        yield True
 
 
-def forget_tag(engine: Any, tag: str) -> None:
-    """Delete every row whose id (vehicle, mission, site, zone, station, user) starts with
-    ``tag``, children first: what a graph run with ``write_graph_configs(..., tag)`` wrote."""
-    from sqlalchemy import text
+def clean_up_graph_run(procs: Iterable[Any], db_url: str, missions: Iterable[str], *, tag: str,
+                       redis_prefix: str, tmp: Path, keep_logs: bool) -> None:
+    """Undo what a whole-graph bench run left behind: stop its processes, delete its rows
+    (the submitted ``missions`` and their parts, then every row under ``tag``; none without
+    ``db_url``), its Redis keys under ``redis_prefix`` and, unless ``keep_logs``, ``tmp``.
 
-    tagged = "left({column}, length(:tag)) = :tag"
-    with engine.begin() as conn:
-        for table in TAGGED_VEHICLE_TABLES:
-            conn.execute(text(f"delete from {table} where {tagged.format(column='vehicle_id')}"),
-                         {"tag": tag})
-        conn.execute(text(f"delete from coordination_events where "
-                          f"{tagged.format(column='zone_id')}"), {"tag": tag})
-        missions = (f"({tagged.format(column='id')} or {tagged.format(column='vehicle_id')} "
-                    f"or {tagged.format(column='site_id')})")
-        conn.execute(text(f"delete from missions where parent_id is not null and {missions}"),
-                     {"tag": tag})
-        conn.execute(text(f"delete from missions where {missions}"), {"tag": tag})
-        for table, column in (("charging_stations", "id"), ("vehicles", "id"),
-                              ("no_fly_zones", "id"), ("audit_log", "username"),
-                              ("users", "username"), ("sites", "id")):
-            conn.execute(text(f"delete from {table} where {tagged.format(column=column)}"),
-                         {"tag": tag})
+    Each step runs even if one before it failed: a run that breaks must not leave the next
+    one a database or a Redis full of its rows.
+    """
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.stop(10.0)
+    if db_url:
+        from sqlalchemy import create_engine, text
+
+        from fleet_bringup.cleanup import forget_tag
+
+        engine = create_engine(db_url)
+        ids = list(missions)
+        try:
+            with engine.begin() as conn:
+                # Parts of a split before their parent (the parts may be submitted themselves).
+                conn.execute(text("delete from missions where parent_id = any(:m)"), {"m": ids})
+                conn.execute(text("delete from missions where id = any(:m) and "
+                                  "parent_id is not null"), {"m": ids})
+                conn.execute(text("delete from missions where id = any(:m)"), {"m": ids})
+            forget_tag(engine, tag)
+            print(f"cleanup: rows under {tag} deleted", flush=True)
+        except Exception as exc:
+            print(f"cleanup: rows under {tag} NOT deleted: {exc}", file=sys.stderr)
+        finally:
+            engine.dispose()
+    with contextlib.suppress(Exception):
+        import redis
+
+        client = redis.Redis.from_url(os.environ.get("FLEET_REDIS_URL",
+                                                     "redis://127.0.0.1:6379/0"))
+        keys = list(client.scan_iter(match=f"{redis_prefix}*", count=1000))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i:i + 1000])
+        client.close()
+    if keep_logs:
+        print(f"logs kept in {tmp / 'logs'}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

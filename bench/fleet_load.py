@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -69,8 +68,8 @@ from typing import Any
 
 import _benchdb
 import yaml
-from _common import cpu_seconds, discovery_server_env, forget_tag, rss_bytes
-from soak import TERMINAL, WS_CHANNELS, Proc, Tokens, free_port
+from _common import clean_up_graph_run, cpu_seconds, discovery_server_env, held_domain, rss_bytes
+from soak import TERMINAL, Proc, Tokens, dashboard_socket, free_port
 
 # bench/web_bridge.py would shadow the web_bridge package (soak does the same).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -267,10 +266,7 @@ async def ws_dashboard(base: str, tokens: Tokens, me: WsClient, api: Counter[str
         while not stop.is_set():
             try:
                 token = await tokens.get(client)
-                async with websockets.connect(url, open_timeout=10, max_size=2**24) as ws:
-                    await ws.send(json.dumps({"type": "auth", "token": token}))
-                    for ch in WS_CHANNELS:
-                        await ws.send(json.dumps({"type": "subscribe", "channel": ch}))
+                async with dashboard_socket(url, token) as ws:
                     me.connects += 1
                     authed = time.time()
                     while not stop.is_set():
@@ -756,42 +752,12 @@ class FleetLoad:
             say(f"  {'PASS' if passed else 'FAIL'}  {name}" + (f": {detail}" if detail else ""))
 
     def cleanup(self) -> None:
-        for p in self.procs.values():
-            with contextlib.suppress(Exception):
-                p.stop(10.0)
-        if self.started and not self.args.keep_rows:
-            from sqlalchemy import create_engine, text
-
-            with contextlib.suppress(Exception):
-                self._engine.dispose()
-            engine = create_engine(self.db_url)
-            try:
-                ids = list(self.submitted)
-                with engine.begin() as conn:
-                    conn.execute(text("delete from missions where parent_id = any(:m)"),
-                                 {"m": ids})
-                    conn.execute(text("delete from missions where id = any(:m)"), {"m": ids})
-                forget_tag(engine, self.tag)
-                print(f"cleanup: rows under {self.tag} deleted", flush=True)
-            except Exception as exc:
-                print(f"cleanup: rows under {self.tag} NOT deleted: {exc}", file=sys.stderr)
-            finally:
-                engine.dispose()
         with contextlib.suppress(Exception):
-            import redis
-
-            client = redis.Redis.from_url(os.environ.get("FLEET_REDIS_URL",
-                                                         "redis://127.0.0.1:6379/0"))
-            keys = list(client.scan_iter(match=f"{self.redis_prefix}*", count=1000))
-            for i in range(0, len(keys), 1000):
-                client.delete(*keys[i:i + 1000])
-            client.close()
-        if self.args.keep_logs:
-            print(f"logs kept in {self.tmp / 'logs'}")
-        else:
-            import shutil
-
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._engine.dispose()
+        clean_up_graph_run(self.procs.values(),
+                           self.db_url if self.started and not self.args.keep_rows else "",
+                           self.submitted, tag=self.tag, redis_prefix=self.redis_prefix,
+                           tmp=self.tmp, keep_logs=self.args.keep_logs)
 
 
 async def _amain(run: FleetLoad) -> int:
@@ -863,15 +829,8 @@ def main() -> int:
         parser.error(f"--time-factor must be 0.5..20, got {args.time_factor:g}")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0..65535, got {args.port}")
-    # The tests claim their domains with these lock files (tests/conftest.py), as the soak.
-    lock_dir = Path(tempfile.gettempdir()) / "fleet-ros-domains"
-    lock_dir.mkdir(exist_ok=True)
-    with (lock_dir / f"{args.domain}.lock").open("a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"error: ROS domain {args.domain} is in use by a test or another benchmark "
-                  f"({lock.name} is locked); choose another with --domain", file=sys.stderr)
+    with held_domain(args.domain) as held:
+        if not held:
             return 2
         from fleet_bringup.discovery import DiscoveryServerError
 

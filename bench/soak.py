@@ -47,7 +47,6 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
-import fcntl
 import itertools
 import json
 import math
@@ -63,12 +62,20 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import _benchdb
-from _common import cpu_seconds, forget_tag, rss_bytes, slope_per_hour, socket_peer_ports
+from _common import (
+    clean_up_graph_run,
+    cpu_seconds,
+    held_domain,
+    rss_bytes,
+    slope_per_hour,
+    socket_peer_ports,
+)
 
 # bench/web_bridge.py would shadow the web_bridge package the soak imports.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -389,6 +396,19 @@ async def api_client(base: str, tokens: Tokens, stats: Stats, rps: float,
                 await asyncio.wait_for(stop.wait(), max(0.0, 1.0 / rps - (time.monotonic() - t)))
 
 
+@contextlib.asynccontextmanager
+async def dashboard_socket(url: str, token: str) -> AsyncIterator[Any]:
+    """Connect to the bridge's WebSocket at ``url``, log in with ``token`` and subscribe to
+    every channel, as the dashboard does; yield the connection."""
+    import websockets
+
+    async with websockets.connect(url, open_timeout=10, max_size=2**24) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+        for ch in WS_CHANNELS:
+            await ws.send(json.dumps({"type": "subscribe", "channel": ch}))
+        yield ws
+
+
 async def ws_client(base: str, tokens: Tokens, stats: Stats, stop: asyncio.Event) -> None:
     import httpx
     import websockets
@@ -399,10 +419,7 @@ async def ws_client(base: str, tokens: Tokens, stats: Stats, stop: asyncio.Event
         while not stop.is_set():
             try:
                 token = await tokens.get(client)
-                async with websockets.connect(url, open_timeout=10, max_size=2**24) as ws:
-                    await ws.send(json.dumps({"type": "auth", "token": token}))
-                    for ch in WS_CHANNELS:
-                        await ws.send(json.dumps({"type": "subscribe", "channel": ch}))
+                async with dashboard_socket(url, token) as ws:
                     stats.ws_connects += 1
                     if not first:
                         stats.ws_reconnects += 1
@@ -950,42 +967,12 @@ class Soak:
             await asyncio.to_thread(self.procs["telemetry_recorder"].stop, 60.0, signal.SIGINT)
 
     def cleanup(self) -> None:
-        for p in self.procs.values():
-            with contextlib.suppress(Exception):
-                p.stop(10.0)
-        if self.db_url and not self.args.keep_rows:
-            from sqlalchemy import create_engine, text
-
-            with contextlib.suppress(Exception):
-                self._engine.dispose()
-            engine = create_engine(self.db_url)
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text("delete from missions where id = any(:m) and "
-                                      "parent_id is not null"), {"m": list(self.stats.submitted)})
-                    conn.execute(text("delete from missions where id = any(:m)"),
-                                 {"m": list(self.stats.submitted)})
-                forget_tag(engine, self.tag)
-                print(f"cleanup: rows under {self.tag} deleted", flush=True)
-            except Exception as exc:
-                print(f"cleanup: rows under {self.tag} NOT deleted: {exc}", file=sys.stderr)
-            finally:
-                engine.dispose()
         with contextlib.suppress(Exception):
-            import redis
-
-            client = redis.Redis.from_url(os.environ.get("FLEET_REDIS_URL",
-                                                         "redis://127.0.0.1:6379/0"))
-            keys = list(client.scan_iter(match=f"{self.redis_prefix}*", count=1000))
-            for i in range(0, len(keys), 1000):
-                client.delete(*keys[i:i + 1000])
-            client.close()
-        if not self.args.keep_logs:
-            import shutil
-
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {self.tmp / 'logs'}")
+            self._engine.dispose()
+        clean_up_graph_run(self.procs.values(),
+                           "" if self.args.keep_rows else self.db_url, self.stats.submitted,
+                           tag=self.tag, redis_prefix=self.redis_prefix, tmp=self.tmp,
+                           keep_logs=self.args.keep_logs)
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -1075,16 +1062,8 @@ def main() -> int:
         parser.error(f"--time-factor must be 0.5..20, got {args.time_factor:g}")
     if args.api_rps <= 0 or args.ws_clients < 0 or args.mission_rate <= 0:
         parser.error("--api-rps and --mission-rate must be > 0, --ws-clients >= 0")
-    # The tests claim their domains 1..200 with these lock files (tests/conftest.py): a
-    # soak holding one keeps them out of it, and a domain a test holds is refused.
-    lock_dir = Path(tempfile.gettempdir()) / "fleet-ros-domains"
-    lock_dir.mkdir(exist_ok=True)
-    with (lock_dir / f"{args.domain}.lock").open("a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"error: ROS domain {args.domain} is in use by a test or another soak "
-                  f"({lock.name} is locked); choose another with --domain", file=sys.stderr)
+    with held_domain(args.domain) as held:
+        if not held:
             return 2
         soak = Soak(args)
         try:

@@ -27,11 +27,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from fleet_bringup import demo
+from fleet_bringup.cleanup import forget_tag
 from fleet_bringup.scenario import Narrator, ScenarioReport
 from fleet_bringup.stack import StackOptions
 from fleet_core.dispatch.state import MissionState
 from tests.conftest import claimed_domain
-from tests.fleet_bringup.conftest import WEB_DIST, forget
+from tests.fleet_bringup.conftest import WEB_DIST
 from tests.web_bridge.conftest import REDIS_URL, TEST_URL, _clean_redis, bridge_settings
 
 TIME_FACTOR = 15.0  # the scenario in about a minute
@@ -170,7 +171,7 @@ def played(web_db: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield seen
     finally:
         _clean_redis(prefixes)
-        forget(web_db, tag)
+        forget_tag(web_db, tag)
 
 
 @pytest.mark.ros

@@ -1,18 +1,14 @@
 """A database that accepts and never answers: the client's deadlines, the recorder's warning.
 
-The proxy here is worse than a cut link: in black-hole mode it keeps accepting connections and
-reading what the client sends, and forwards nothing either way. TCP is healthy (the proxy
-acknowledges everything, answers keepalives), the server never sees a statement, so neither
-keepalives, ``tcp_user_timeout`` nor ``statement_timeout`` can end a wait: only the client's
-own reply deadline (fleet_db.db.BoundedConnection) does.
+The proxy (tests/tcp_proxy.py) is worse than a cut link here: in black-hole mode it keeps
+accepting connections and reading what the client sends, and forwards nothing either way.
+TCP is healthy (the proxy acknowledges everything, answers keepalives), the server never
+sees a statement, so neither keepalives, ``tcp_user_timeout`` nor ``statement_timeout`` can
+end a wait: only the client's own reply deadline (fleet_db.db.BoundedConnection) does.
 """
 
 from __future__ import annotations
 
-import contextlib
-import select
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,86 +24,12 @@ from fleet_db.db import BoundedConnection, InvalidArgumentError, ReplyTimeoutErr
 from fleet_db.ingest import WriterSettings
 from fleet_db.recording import Health, Recording, RecordingSettings
 from tests.fleet_db.test_ingest import URL, expected, libpq, sample, stored, wait_for
-
-
-class BlackHoleProxy:
-    """A loopback TCP relay to PostgreSQL that can swallow everything, and be restored.
-
-    While black-holed, new connections are accepted and read from, and the links that were
-    open stop forwarding; after :meth:`restore` new connections forward again. A link that
-    swallowed bytes never forwards again (its protocol stream is broken), as a real hung
-    path leaves a connection that only the client can give up.
-    """
-
-    def __init__(self, target_port: int = 5432) -> None:
-        self.target = ("127.0.0.1", target_port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.forwarding = threading.Event()
-        self.forwarding.set()
-        self.stopped = threading.Event()
-        self.swallowed = 0  # bytes received and never forwarded
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def url(self, url: str) -> str:
-        return url.replace("127.0.0.1:5432", f"127.0.0.1:{self.port}")
-
-    def black_hole(self) -> None:
-        self.forwarding.clear()
-
-    def restore(self) -> None:
-        self.forwarding.set()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.listener.close()
-        with self._lock:
-            for s in self._sockets:
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def _accept(self) -> None:
-        self.listener.settimeout(0.1)
-        while not self.stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            server = (socket.create_connection(self.target, timeout=5)
-                      if self.forwarding.is_set() else None)
-            with self._lock:
-                self._sockets += [client] + ([server] if server else [])
-            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
-
-    def _pump(self, client: socket.socket, server: socket.socket | None) -> None:
-        live = server is not None
-        ends = [client] + ([server] if server else [])
-        try:
-            while not self.stopped.is_set():
-                readable, _, _ = select.select(ends, [], [], 0.05)
-                live = live and self.forwarding.is_set()
-                for s in readable:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    if live:
-                        (server if s is client else client).sendall(data)  # type: ignore[union-attr]
-                    else:
-                        self.swallowed += len(data)
-        except OSError:
-            pass
-        finally:
-            for s in ends:
-                s.close()
+from tests.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
-def proxy() -> Iterator[BlackHoleProxy]:
-    p = BlackHoleProxy()
+def proxy() -> Iterator[TcpProxy]:
+    p = TcpProxy()
     yield p
     p.stop()
 
@@ -126,7 +48,7 @@ class Log:
 
 
 def test_a_silent_server_fails_a_round_trip_within_the_reply_deadline(
-        proxy: BlackHoleProxy, db_engine: Engine) -> None:
+        proxy: TcpProxy, db_engine: Engine) -> None:
     conn = BoundedConnection.connect(libpq(proxy.url(URL)), connect_timeout=2)
     conn.reply_timeout_s = 0.5
     assert conn.execute("select 1").fetchone() == (1,)
@@ -141,7 +63,7 @@ def test_a_silent_server_fails_a_round_trip_within_the_reply_deadline(
 
 
 def test_a_pooled_engine_gives_up_on_a_silent_server_instead_of_hanging(
-        proxy: BlackHoleProxy, db_engine: Engine) -> None:
+        proxy: TcpProxy, db_engine: Engine) -> None:
     engine = make_engine(proxy.url(URL), connect_timeout_s=2, reply_timeout_s=1.0)
     try:
         with engine.connect() as conn:
@@ -158,7 +80,7 @@ def test_a_pooled_engine_gives_up_on_a_silent_server_instead_of_hanging(
 
 
 def test_a_hung_database_is_warned_about_abandoned_and_caught_up_exactly_once(
-        proxy: BlackHoleProxy, db_engine: Engine, tmp_path: Path) -> None:
+        proxy: TcpProxy, db_engine: Engine, tmp_path: Path) -> None:
     prefix = f"hung-{time.monotonic_ns() % 10**9}"
     reply_timeout = 1.5
     log = Log()

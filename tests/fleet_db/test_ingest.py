@@ -6,12 +6,9 @@ each uses its own vehicle-id prefix and deletes its rows afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -30,6 +27,7 @@ from fleet_db.db import InvalidArgumentError
 from fleet_db.ingest import TelemetryWriter, WriterSettings, reason_kind, reject_reason
 from fleet_db.samples import TelemetrySample
 from fleet_db.spool import SpoolLockedError
+from tests.tcp_proxy import TcpProxy
 
 # The same database as conftest's db_url (committed rows, visible to other connections).
 URL = os.environ.get("FLEET_TEST_DATABASE_URL",
@@ -86,73 +84,6 @@ def prefix(db_engine: Engine) -> Iterator[str]:
     yield p
     with psycopg.connect(libpq(URL), autocommit=True) as conn:
         conn.execute("delete from telemetry where vehicle_id like %s", (p + "-%",))
-
-
-class TcpProxy:
-    """A loopback TCP relay to PostgreSQL that a test can cut (drop every link) and restore."""
-
-    def __init__(self, target_port: int = 5432) -> None:
-        self.target = ("127.0.0.1", target_port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.up = threading.Event()
-        self.up.set()
-        self.stopped = threading.Event()
-        self.links: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def url(self, url: str) -> str:
-        return url.replace("127.0.0.1:5432", f"127.0.0.1:{self.port}")
-
-    def _accept(self) -> None:
-        self.listener.settimeout(0.1)
-        while not self.stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not self.up.is_set():
-                client.close()  # refused while cut: the client sees the server vanish
-                continue
-            server = socket.create_connection(self.target, timeout=5)
-            with self.lock:
-                self.links += [client, server]
-            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
-
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        peers = {a: b, b: a}
-        try:
-            while self.up.is_set() and not self.stopped.is_set():
-                readable, _, _ = select.select([a, b], [], [], 0.1)
-                for s in readable:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    peers[s].sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                s.close()
-
-    def cut(self) -> None:
-        self.up.clear()
-        with self.lock:
-            links, self.links = self.links, []
-        for s in links:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-    def restore(self) -> None:
-        self.up.set()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.cut()
-        self.listener.close()
 
 
 @pytest.fixture

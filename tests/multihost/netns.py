@@ -13,7 +13,6 @@ import contextlib
 import ctypes
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -23,6 +22,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
+
+from tests.tcp_proxy import TcpProxy
 
 T = TypeVar("T")
 
@@ -80,7 +81,7 @@ def _in_namespace(name: str) -> Iterator[None]:
         os.close(target)
 
 
-class Relay:
+class Relay(TcpProxy):
     """Listens on 127.0.0.1:``port`` inside a namespace and relays every connection to
     127.0.0.1:``port`` of the root namespace (PostgreSQL, Redis).
 
@@ -91,10 +92,6 @@ class Relay:
     """
 
     def __init__(self, namespace: str, port: int) -> None:
-        self.port = port
-        self._stop = threading.Event()
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
         made: list[socket.socket | BaseException] = []
 
         def make() -> None:
@@ -109,54 +106,10 @@ class Relay:
         maker.join()
         if isinstance(made[0], BaseException):
             raise made[0]
-        self._listener = made[0]
-        self._listener.settimeout(0.2)
-        self._thread = threading.Thread(target=self._accept, name=f"relay-{port}", daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._conns += [client, server]
-            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
-
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        peers = {a: b, b: a}
-        try:
-            while not self._stop.is_set():
-                readable, _, _ = select.select([a, b], [], [], 0.2)
-                for s in readable:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    peers[s].sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.close()
+        super().__init__(port, listener=made[0])
 
     def close(self) -> None:
-        self._stop.set()
-        self._listener.close()
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for s in conns:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        self._thread.join(5.0)
+        self.stop()
 
 
 @dataclass

@@ -23,9 +23,9 @@ from fleet_core.mavros_topics import MavrosTopic
 from fleet_db.db import make_engine
 from fleet_ros.graph import RosGraph
 from telemetry_recorder.node import TelemetryRecorderNode, drop_key
-from tests.fleet_db.test_hung_database import BlackHoleProxy
 from tests.mission_planner.test_node import at, write
 from tests.ros_helpers import Collector
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.ros
 
@@ -123,7 +123,7 @@ def test_messages_arriving_while_the_storage_opens_are_kept_and_stored_in_order(
         graph: RosGraph, tmp_path: Path, vid: str) -> None:
     # A database that swallows the connection attempt: opening the storage takes the whole
     # connect timeout (then it spools), while the node is already subscribed.
-    proxy = BlackHoleProxy()
+    proxy = TcpProxy()
     proxy.black_hole()
     try:
         rec = recorder(graph, tmp_path, database_url=proxy.url(URL), db_connect_timeout_s=2,

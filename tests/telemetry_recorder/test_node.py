@@ -26,7 +26,6 @@ from fleet_ros.qos import EVENTS_QOS, FLEET_QOS
 from fleet_sim.node import FleetSimNode
 from mission_planner.node import MissionPlannerNode
 from telemetry_recorder.node import TelemetryRecorderNode
-from tests.fleet_db.test_ingest import TcpProxy
 from tests.mission_planner.test_node import (
     STATION,
     GoalWatcher,
@@ -36,6 +35,7 @@ from tests.mission_planner.test_node import (
     write,
 )
 from tests.ros_helpers import Collector
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.ros
 

@@ -530,9 +530,10 @@ class FleetSimNode(Node):
     def destroy_node(self) -> None:
         """Say how many position fixes went out (each should be one telemetry row), then
         destroy the node."""
-        # Not the node's logger: after a Ctrl-C the context is gone, and its copy to /rosout
-        # would fail with "publisher's context is invalid".
-        rclpy.logging.get_logger(self.get_logger().name).info(
+        # A logger no node owns: after a Ctrl-C the context is gone, and rcl copies what a
+        # node's logger (by name) says to /rosout, which then fails with "publisher's context
+        # is invalid".
+        rclpy.logging.get_logger(f"{self.get_logger().name}.exit").info(
             f"published {self.fixes_published} position fixes from {len(self._io)} vehicles")
         super().destroy_node()
 

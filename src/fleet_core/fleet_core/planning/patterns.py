@@ -14,6 +14,7 @@ from shapely.ops import unary_union
 
 from fleet_core.planning.simplify import (
     DEFAULT_MIN_WAYPOINT_SPACING_M,
+    as_area,
     shrink_simplified,
     thin_polyline,
 )
@@ -58,19 +59,6 @@ def parts(geom: Area) -> list[Polygon]:
     if isinstance(geom, Polygon):
         return [] if geom.is_empty else [geom]
     return [g for g in geom.geoms if not g.is_empty]
-
-
-def as_area(geom: object) -> Area:
-    """Keep only the polygonal part of a shapely result."""
-    if isinstance(geom, Polygon | MultiPolygon):
-        return geom
-    polys: list[Polygon] = []
-    for g in getattr(geom, "geoms", ()):
-        if isinstance(g, Polygon):
-            polys.append(g)
-        elif isinstance(g, MultiPolygon):
-            polys.extend(g.geoms)
-    return MultiPolygon(polys) if polys else Polygon()
 
 
 def longest_edge_bearing(geom: Area) -> float:

@@ -20,6 +20,7 @@ from fleet_core.planning.environment import (
 )
 from fleet_core.planning.errors import PlanningError
 from fleet_core.planning.items import photo_count, photo_lines
+from fleet_core.planning.simplify import as_area
 from fleet_core.planning.types import (
     Leg,
     MissionPlan,
@@ -119,7 +120,7 @@ def _area_mission(r: MissionRequest, pl: PlanEnvironment, steps: list[Step],
                   speed: float) -> dict[str, object]:
     assert r.area is not None
     area = pl.proj.area(r.area)
-    allowed = patterns.as_area(area.difference(pl.router.obstacle)) if pl.band else area
+    allowed = as_area(area.difference(pl.router.obstacle)) if pl.band else area
     if allowed.area < 1.0:
         raise PlanningError("the area lies entirely inside no-fly zones (with their "
                             f"{pl.ctx.zone_margin_m:g} m margin)")

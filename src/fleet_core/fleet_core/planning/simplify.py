@@ -35,7 +35,7 @@ def _check_tolerance(tolerance_m: float) -> None:
                          f"got {tolerance_m!r}")
 
 
-def _polygonal(geom: object) -> Area:
+def as_area(geom: object) -> Area:
     """Keep only the polygonal part of a shapely result (buffers can return collections)."""
     if isinstance(geom, Polygon | MultiPolygon):
         return geom
@@ -73,11 +73,11 @@ def grow_simplified(polygon: Area, tolerance_m: float) -> Area:
     _check_tolerance(tolerance_m)
     if tolerance_m == 0 or polygon.is_empty:
         return polygon
-    simple = _polygonal(shapely.simplify(polygon, tolerance_m, preserve_topology=True))
+    simple = as_area(shapely.simplify(polygon, tolerance_m, preserve_topology=True))
     if simple.covers(polygon):
         return simple  # the chords only cut across concave bends: nothing to grow
     for d in _offsets(simple, polygon, tolerance_m):
-        grown = _polygonal(shapely.buffer(simple, d, join_style="mitre", mitre_limit=2.0))
+        grown = as_area(shapely.buffer(simple, d, join_style="mitre", mitre_limit=2.0))
         if grown.covers(polygon):
             return grown
     return polygon
@@ -95,16 +95,16 @@ def shrink_simplified(polygon: Area, tolerance_m: float) -> Area:
     _check_tolerance(tolerance_m)
     if tolerance_m == 0 or polygon.is_empty:
         return polygon
-    simple = _polygonal(shapely.simplify(polygon, tolerance_m, preserve_topology=True))
+    simple = as_area(shapely.simplify(polygon, tolerance_m, preserve_topology=True))
     if polygon.covers(simple):
         return simple  # the chords only cut across convex bends (a circle): nothing to shrink
     shrunk = simple
     for d in _offsets(simple, polygon, tolerance_m):
-        shrunk = _polygonal(shapely.buffer(simple, -d, join_style="mitre", mitre_limit=2.0))
+        shrunk = as_area(shapely.buffer(simple, -d, join_style="mitre", mitre_limit=2.0))
         if shrunk.is_empty or polygon.covers(shrunk):
             return shrunk
     # Clipping adds back original vertices, but only where the shrunk outline pokes out.
-    return _polygonal(shapely.intersection(shrunk, polygon))
+    return as_area(shapely.intersection(shrunk, polygon))
 
 
 def thin_polyline(points: Sequence[XY], min_spacing_m: float, *,

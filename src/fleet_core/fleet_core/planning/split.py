@@ -11,6 +11,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from fleet_core.planning import patterns
 from fleet_core.planning.errors import RequestError
 from fleet_core.planning.projection import Projection
+from fleet_core.planning.simplify import as_area
 from fleet_core.planning.types import Area, MissionRequest, MissionType
 
 MAX_PARTS = 100
@@ -57,9 +58,9 @@ def split_survey(request: MissionRequest, parts: int) -> list[MissionRequest]:
     cuts.append(maxy + 1.0)
     out = []
     for k in range(parts):
-        strip = patterns.as_area(flat.intersection(box(minx - 1, cuts[k], maxx + 1,
+        strip = as_area(flat.intersection(box(minx - 1, cuts[k], maxx + 1,
                                                        cuts[k + 1])))
-        piece = patterns.as_area(affinity.rotate(strip, rot, origin=(0.0, 0.0)))
+        piece = as_area(affinity.rotate(strip, rot, origin=(0.0, 0.0)))
         polys = [p for p in patterns.parts(piece) if p.area > 1e-6 * total]
         if not polys:
             raise RequestError("parts", f"{parts} parts leave part {k} empty")
