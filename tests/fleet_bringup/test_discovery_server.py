@@ -133,14 +133,28 @@ def clean_discovery_env() -> Iterator[None]:
                 os.environ[name] = value
 
 
+_LISTENER = """
+import os
+from fleet_interfaces.msg import FleetStatus
+from fleet_ros.graph import RosGraph
+from fleet_ros.qos import FLEET_QOS
+from tests.ros_helpers import Collector
+graph = RosGraph(domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+try:
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    def reporting():
+        last = status.last()
+        return {v.vehicle_id for v in last.vehicles if v.stamp.sec > 0} if last else set()
+    graph.wait_for(lambda: len(reporting()) >= 3, 90.0, "three vehicles in /fleet/status")
+    print(",".join(sorted(reporting())))
+finally:
+    graph.close()
+"""
+
+
 @needs_server
 @pytest.mark.usefixtures("clean_discovery_env")
 def test_fleet_manager_discovers_simulated_vehicles_through_the_server(tmp_path: Path) -> None:
-    from fleet_interfaces.msg import FleetStatus
-    from fleet_manager.node import FLEET_QOS
-    from fleet_ros.graph import RosGraph
-    from tests.ros_helpers import Collector
-
     # fleet_manager lists no vehicle: it finds the three only by the graph's topics.
     fleet_doc = yaml.safe_load((ROOT / "config" / "fleet.yaml").read_text())
     fleet_doc["fleet_manager"]["vehicles"] = []
@@ -158,43 +172,51 @@ def test_fleet_manager_discovers_simulated_vehicles_through_the_server(tmp_path:
                               "--log-level", "warn"],
                              env={**env, **server.client_env(super_client=True)}),
         ]
-        graph = RosGraph(domain_id=domain)  # a plain client: made while the variables hold
+        # The listener is a child process, a plain client: Fast DDS reads the variables once
+        # per process, and a participant made here would stay a client of the stopped server.
         try:
-            status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
-
-            def vehicles_reporting() -> set[str]:
-                last = status.last()
-                return {v.vehicle_id for v in last.vehicles if v.stamp.sec > 0} if last else set()
-
-            found = graph.wait_for(lambda: len(vehicles_reporting()) >= 3 or
-                                   any(p.poll() is not None for p in procs),
-                                   90.0, "three vehicles in /fleet/status")
-            assert found is True
+            done = subprocess.run([sys.executable, "-c", _LISTENER], check=False,
+                                  capture_output=True, text=True, timeout=150, cwd=ROOT,
+                                  env={**env, **server.client_env(super_client=False)})
             assert all(p.poll() is None for p in procs), "a node ended"
-            assert vehicles_reporting() == {"uav0", "uav1", "uav2"}
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert done.stdout.split()[-1] == "uav0,uav1,uav2"
         finally:
-            graph.close()
             _stop(procs)
     assert all(name not in os.environ for name in DISCOVERY_VARIABLES)
+
+
+_IN_PROCESS_GRAPH = """
+import os
+from fleet_bringup.stack import StackOptions, fleet_graph
+from fleet_manager.node import FleetManagerNode
+opts = StackOptions(vehicles=3, recorder=False, discovery_server=True)
+with fleet_graph(opts, int(os.environ["ROS_DOMAIN_ID"])) as fleet:
+    host, port = fleet.discovery_server.split(":")
+    assert host == "127.0.0.1" and int(port) > 0, fleet.discovery_server
+    assert os.environ["ROS_DISCOVERY_SERVER"] == fleet.discovery_server
+    manager = next(n for n in fleet.graph.nodes if isinstance(n, FleetManagerNode))
+    fleet.graph.wait_for(
+        lambda: len([s for s in manager.fleet.values() if s.position is not None]) >= 3,
+        90.0, "fleet_manager to hear from the three vehicles")
+assert "ROS_DISCOVERY_SERVER" not in os.environ
+print("graph ok")
+"""
 
 
 @needs_server
 @pytest.mark.usefixtures("clean_discovery_env")
 def test_the_in_process_graph_runs_through_its_own_server() -> None:
-    from fleet_bringup.stack import StackOptions, fleet_graph
-    from fleet_manager.node import FleetManagerNode
-
-    opts = StackOptions(vehicles=3, recorder=False, discovery_server=True)
-    with claimed_domain() as domain, fleet_graph(opts, domain) as fleet:
-        host, port = fleet.discovery_server.split(":")
-        assert host == "127.0.0.1"
-        assert os.environ["ROS_DISCOVERY_SERVER"] == fleet.discovery_server
-        manager = next(n for n in fleet.graph.nodes if isinstance(n, FleetManagerNode))
-        fleet.graph.wait_for(
-            lambda: len([s for s in manager.fleet.values() if s.position is not None]) >= 3,
-            90.0, "fleet_manager to hear from the three vehicles")
-    assert all(name not in os.environ for name in DISCOVERY_VARIABLES)
-    assert int(port) > 0
+    # In a child process: Fast DDS reads ROS_DISCOVERY_SERVER once per process, so a graph
+    # made here would leave every later participant of the test process a client of a server
+    # that is gone (the web_bridge tests then never discovered their graph).
+    with claimed_domain() as domain:
+        done = subprocess.run([sys.executable, "-c", _IN_PROCESS_GRAPH], check=False,
+                              capture_output=True,
+                              text=True, timeout=150,
+                              env={**os.environ, "ROS_DOMAIN_ID": str(domain)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "graph ok" in done.stdout
 
 
 @pytest.mark.parametrize("module", ["fleet_bringup.demo", "fleet_bringup.stack"])
