@@ -15,7 +15,11 @@ listening first, so that the recorder hears the first fix and discovery is timed
 start of the simulators. fleet.yaml lists every simulated vehicle, based at the first site
 (fleet_manager then creates every vehicle's subscriptions and clients in its constructor,
 before its first /fleet/status); with --discovered it lists none and fleet_manager finds
-them by listing the graph's topics (as bench/fleet_manager_load.py does).
+them by listing the graph's topics (as bench/fleet_manager_load.py does). With
+--fm-shards N, fleet_manager runs split (fleet_core.fleet.shards): N ingest processes
+(``fleet_ingest_k``, ``role:=ingest shard:=k/N``) subscribe to their share of the vehicles, and
+the process named fleet_manager merges their /fleet/telemetry into the picture (``role:=merge``,
+``vehicle_topics:=false``: no per-vehicle status/geopose publishers).
 
 Measured (all printed, then a PASS/FAIL line per goal):
 - discovery: start of the simulators -> every vehicle FRESH with a sample in /fleet/status
@@ -383,7 +387,15 @@ class FleetLoad:
                                     "-p", f"spool_dir:={self.tmp / 'spool'}",
                                     "-p", f"source:={a.recorder_source}"], env),
             "fleet_manager": ([py, "-m", "fleet_manager", *ros,
-                               "-p", f"config_file:={c.fleet_file}"], fm_env),
+                               "-p", f"config_file:={c.fleet_file}",
+                               *(["-p", "role:=merge", "-p", "vehicle_topics:=false"]
+                                 if a.fm_shards else [])], fm_env),
+            **{f"fleet_ingest_{k}": ([py, "-m", "fleet_manager", *ros,
+                                      "-r", f"__node:=fleet_ingest_{k}",
+                                      "-p", f"config_file:={c.fleet_file}",
+                                      "-p", "role:=ingest", "-p", f"shard:={k}/{a.fm_shards}"],
+                                     fm_env)
+               for k in range(a.fm_shards)},
             "mission_planner": ([py, "-m", "mission_planner", *ros,
                                  "-p", f"config_file:={c.missions_file}", "-p", fleet], env),
             "web_bridge": ([py, "-m", "web_bridge", "--host", "127.0.0.1", "--port",
@@ -458,7 +470,9 @@ class FleetLoad:
                  f"simulator(s)), window {a.minutes:g} min, {a.ws_clients} WebSocket clients, "
                  f"{a.missions} missions, recorder source {a.recorder_source}, time factor "
                  f"{a.time_factor:g}, vehicles {'discovered' if a.discovered else 'listed'} "
-                 f"in fleet.yaml, ROS domain {a.domain}, tag {self.tag}, logs "
+                 f"in fleet.yaml, fleet_manager "
+                 f"{f'{a.fm_shards} ingest shards + merge' if a.fm_shards else 'whole'}, "
+                 f"ROS domain {a.domain}, tag {self.tag}, logs "
                  f"{self.tmp / 'logs'}")
         with discovery_server_env(a.discovery_server) as server:
             self.say("  discovery: " + (f"discovery server {server.locator}" if server
@@ -702,6 +716,8 @@ class FleetLoad:
                 await asyncio.sleep(0.5)
             self.rows_settled = (last, int(time.monotonic() - since))
         await stop("fleet_manager")
+        for k in range(self.args.fm_shards):
+            await stop(f"fleet_ingest_{k}")
         await stop("telemetry_recorder", 90.0)
         await stop("probe")
 
@@ -787,6 +803,8 @@ def main() -> int:
         "vehicles one fleet_sim process hosts (1..500): creating a DDS entity costs more the "
         "more a process already has (200 services: 0.5 s as the first, 8.8 s as the fifth "
         "200 in one process, measured), so many small simulators start far sooner"))
+    parser.add_argument("--fm-shards", type=int, default=0, help=(
+        "run fleet_manager as this many ingest shards and a merge (default 0: one process)"))
     parser.add_argument("--minutes", type=float, default=10.0,
                         help="measurement window after discovery (default 10)")
     parser.add_argument("--ws-clients", type=int, default=10)
@@ -823,6 +841,8 @@ def main() -> int:
     if args.ws_clients < 0 or args.missions < 0:
         parser.error(f"--ws-clients and --missions must be >= 0, got {args.ws_clients} and "
                      f"{args.missions}")
+    if not 0 <= args.fm_shards <= 32:
+        parser.error(f"--fm-shards must be 0..32, got {args.fm_shards}")
     if not 0 <= args.domain <= 232:
         parser.error(f"--domain must be 0..232, got {args.domain}")
     if not 0.5 <= args.time_factor <= 20:

@@ -56,3 +56,46 @@ def graph() -> Iterator[object]:
             yield g
         finally:
             g.close()
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close what a test left spinning, and say what it was."""
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+    import sys
+    import threading
+
+    if "fleet_ros.graph" in sys.modules:
+        from fleet_ros.graph import open_graphs
+
+        for g in open_graphs():
+            print(f"\nconftest: a RosGraph was left open (domain {g.context.get_domain_id()}); "
+                  "closing it", file=sys.stderr)
+            g.close()
+    left = [t.name for t in threading.enumerate()
+            if t is not threading.main_thread() and t.is_alive()]
+    if left:
+        print(f"\nconftest: threads alive at the end of the session: {sorted(left)}",
+              file=sys.stderr)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the process here, with the session's status, once pytest has reported everything.
+
+    The interpreter's own finalization is skipped on purpose: daemon threads of the libraries
+    under test (DDS, rclpy executors, uvicorn servers) may still be inside C++ calls then, and
+    a thread that comes back into a finalizing interpreter is unwound by force, which aborts
+    the process after every test passed ("terminate called without an active exception" in
+    CI). Every node process the tests start exits on its own path, which the tests check.
+    """
+    import sys
+
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is None:  # no session ran (a usage error): pytest's own exit says why
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

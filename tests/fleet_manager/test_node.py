@@ -233,30 +233,27 @@ def fly_mission(graph: RosGraph, vid: str, points: list[tuple[float, float]],
                       CommandBool.Request(value=True)).success
 
 
-def test_a_head_on_pair_is_resolved_without_a_separation_breach(
-        graph: RosGraph, tmp_path: Path) -> None:
-    sim, _ = start(graph, sim_config(tmp_path, [{"id": "uav0", "home": _home(0.0)},
-                                                {"id": "uav1", "home": _home(200.0)}],
-                                     factor=2.0), fleet_config(tmp_path))
+def fly_head_on(graph: RosGraph, sim: FleetSimNode, west: str, east: str) -> CoordinationEvent:
+    """Fly ``west`` (home at 0) and ``east`` (home 200 m east) along one line toward each
+    other at one altitude; return the collision_avoidance event once it resolved, after
+    checking on the simulator's true positions that they never came within 15 m."""
     events = Collector(graph, CoordinationEvent, "/fleet/events", EVENTS_QOS)
 
     def breach(s: FleetSimNode) -> bool:
         a, b = s.vehicles
         if not (a.airborne and b.airborne):
             return False
-        # Each vehicle's east is relative to its own home; uav1's home is 200 m east.
+        # Each vehicle's east is relative to its own home; the second's is 200 m east.
         return math.hypot(a.east - (b.east + 200.0), a.north - b.north) < 15.0 and \
             abs(a.up - b.up) < 8.0
 
-    # Both fly the same line in opposite directions at the same altitude.
-    fly_mission(graph, "uav0", [(0.0, 0.0), (260.0, 0.0)])
-    fly_mission(graph, "uav1", [(200.0, 0.0), (-60.0, 0.0)])
+    fly_mission(graph, west, [(0.0, 0.0), (260.0, 0.0)])
+    fly_mission(graph, east, [(200.0, 0.0), (-60.0, 0.0)])
     monitor = BreachMonitor(sim, breach)
     try:
         opened = graph.wait_for(lambda: events.find(
             lambda e: e.type == CoordinationEvent.TYPE_COLLISION_AVOIDANCE), 40.0,
             "a collision_avoidance event")
-        assert "uav1 holds" in opened.resolution
         graph.wait_for(lambda: events.find(
             lambda e: e.id == opened.id and e.state == CoordinationEvent.STATE_RESOLVED), 40.0,
             "separation restored")
@@ -266,6 +263,15 @@ def test_a_head_on_pair_is_resolved_without_a_separation_breach(
         monitor.stop()
     assert monitor.samples > 100
     assert monitor.breaches == 0
+    return opened
+
+
+def test_a_head_on_pair_is_resolved_without_a_separation_breach(
+        graph: RosGraph, tmp_path: Path) -> None:
+    sim, _ = start(graph, sim_config(tmp_path, [{"id": "uav0", "home": _home(0.0)},
+                                                {"id": "uav1", "home": _home(200.0)}],
+                                     factor=2.0), fleet_config(tmp_path))
+    assert "uav1 holds" in fly_head_on(graph, sim, "uav0", "uav1").resolution
 
 
 def test_a_vehicle_flown_toward_a_no_fly_zone_stops_before_entering(

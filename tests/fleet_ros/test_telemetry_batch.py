@@ -11,12 +11,16 @@ from rclpy.serialization import deserialize_message, serialize_message
 
 from fleet_core.fleet.telemetry import (
     AutopilotState,
+    AutopilotText,
     BatteryReading,
+    EstimatorHealth,
     Heading,
     HomePosition,
+    ItemReached,
     Landed,
     PositionFix,
     RelativeAltitude,
+    SensorHealth,
     Velocity,
 )
 from fleet_core.geo import GeoPoint
@@ -56,12 +60,24 @@ def test_unknown_battery_fields_travel_as_nan_and_come_back_unknown() -> None:
     assert next(batch_samples(msg)).value == BatteryReading(None, 12.0, None)
 
 
-def test_values_a_batch_does_not_carry_and_fixes_without_a_position_are_left_out() -> None:
+def test_the_rest_of_the_picture_travels_too_for_a_merging_fleet_manager() -> None:
     builder = BatchBuilder("/fm")
-    builder.add("uav1", 1.0, PositionFix(None))
-    builder.add("uav1", 1.0, HomePosition(GeoPoint(1.0, 2.0, 3.0)))
-    assert len(builder) == 0
-    assert builder.take(Time()) is None
+    sent = [
+        BatchSample("uav1", 1.0, PositionFix(None)),
+        BatchSample("uav1", 1.1, HomePosition(GeoPoint(47.0, 8.0, 400.0))),
+        BatchSample("uav2", 1.2, SensorHealth(sensors_ok=True, motors_ok=False)),
+        BatchSample("uav2", 1.3, EstimatorHealth(estimator_ok=False, position_estimate_ok=True)),
+        BatchSample("uav1", 1.4, AutopilotText(4, "Preflight Fail: GPS")),
+        BatchSample("uav2", 1.5, AutopilotText(6, "Takeoff detected")),
+        BatchSample("uav1", 1.6, ItemReached(3)),
+    ]
+    for s in sent:
+        builder.add(s.vehicle_id, s.stamp, s.value)
+    msg = builder.take(Time())
+    assert msg is not None
+    wire = deserialize_message(serialize_message(msg), TelemetryBatch)
+    assert list(batch_samples(wire)) == sent
+    assert list(wire.texts) == ["Preflight Fail: GPS", "Takeoff detected"]
 
 
 def test_each_take_starts_a_new_batch_with_the_next_sequence_number() -> None:
@@ -92,6 +108,7 @@ def _batch(**fields: object) -> TelemetryBatch:
     ({"vehicle": array("H", [3])}, "names vehicle 3 of 1"),
     ({"kind": array("B", [99])}, "unknown kind 99"),
     ({"kind": array("B", [TelemetryBatch.STATE])}, "more state samples than modes"),
+    ({"kind": array("B", [TelemetryBatch.TEXT])}, "more text samples than texts"),
 ])
 def test_an_inconsistent_batch_is_refused_naming_the_problem(fields: dict[str, object],
                                                              problem: str) -> None:

@@ -2,6 +2,11 @@
 
 The rules live in fleet_core.fleet (telemetry, coordination, picture, registry); this node
 subscribes, decodes (fleet_ros.mavros_convert), publishes and sends MAVROS commands.
+
+One process does all of it (role ``whole``), or a large fleet is split (fleet_core.fleet.shards):
+``ingest`` processes each subscribe to a share of the vehicles and send what they accepted on
+/fleet/telemetry; one ``merge`` process keeps the picture from those batches, runs the
+coordination checks across every vehicle and sends the commands.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from fleet_core.fleet.events import Event
 from fleet_core.fleet.model import RejectReason, TelemetryLimits, VehicleSpec, VehicleState
 from fleet_core.fleet.picture import StatusWatch, VehicleView, fleet_report, vehicle_report
 from fleet_core.fleet.registry import Registry, UnknownVehicleError
+from fleet_core.fleet.shards import Role, Shard, role_and_shard
 from fleet_core.fleet.telemetry import Rejected, take
 from fleet_core.geo import LocalFrame
 from fleet_core.mavlink import MavCmd, MavResult, Px4Mode
@@ -50,7 +56,7 @@ from fleet_interfaces.msg import (
 )
 from fleet_interfaces.srv import AddVehicle, RemoveVehicle, SetMaintenance, SetNoFlyZones
 from fleet_ros.commands import CommandOutcome, CommandRunner
-from fleet_ros.entry import run_node
+from fleet_ros.entry import read_only, run_node
 from fleet_ros.fleet_convert import (
     current_missions_from_msg,
     diagnostics_msg,
@@ -66,8 +72,8 @@ from fleet_ros.markers import FleetMarkers
 from fleet_ros.mavros_io import subscribe
 from fleet_ros.mavros_raw import RAW_DECODERS, RawDecoder
 from fleet_ros.parameters import config_file_parameter
-from fleet_ros.qos import EVENTS_QOS, FLEET_QOS
-from fleet_ros.telemetry_batch import BatchBuilder
+from fleet_ros.qos import EVENTS_QOS, FLEET_QOS, TELEMETRY_LIVE_QOS
+from fleet_ros.telemetry_batch import BatchBuilder, batch_samples
 
 __all__ = ["FLEET_QOS", "FleetManagerNode", "main"]  # FLEET_QOS: bench/fleet_manager_load.py
 
@@ -85,32 +91,61 @@ def _accepted(response: Any) -> bool:
 
 
 class _VehicleLink:
-    """Subscriptions, MAVROS service clients and per-vehicle publishers of one vehicle."""
+    """Subscriptions, MAVROS service clients and per-vehicle publishers of one vehicle, as
+    far as the process's role needs them."""
 
     def __init__(self, node: FleetManagerNode, state: VehicleState) -> None:
         self.state = state
+        self._node = node
         p = state.spec.mavros_prefix
         vid = state.vehicle_id
         # Raw: the bytes are decoded by fleet_ros.mavros_raw, which reads the position-rate
         # topics without building message objects (62 vs 25 us a message, measured).
         self.subscriptions = subscribe(node, p, {
             topic: node.sample_callback(vid, topic, decode)
-            for topic, decode in RAW_DECODERS.items()}, raw=True)
-        self.set_mode: Client[Any, Any] = node.create_client(SetMode, f"{p}/set_mode")
-        self.command: Client[Any, Any] = node.create_client(CommandLong, f"{p}/cmd/command")
-        self.status_pub = node.create_publisher(VehicleStatus,
-                                                f"/fleet/vehicles/{vid}/status", FLEET_QOS)
-        self.geopose_pub = node.create_publisher(GeoPoseStamped,
-                                                 f"/fleet/vehicles/{vid}/geopose", FLEET_QOS)
+            for topic, decode in RAW_DECODERS.items()}, raw=True) \
+            if node.role is not Role.MERGE else {}
+        self._clients: dict[str, Client[Any, Any]] = {}
+        if node.role is Role.WHOLE:
+            # Made up front: a safety command must not first wait for DDS to match a new
+            # client. A merge process makes them on first use instead (4 entities a vehicle
+            # it would otherwise create for commands that are rare; CommandRunner waits for
+            # the service within the command's deadline).
+            self._client(SetMode, "set_mode")
+            self._client(CommandLong, "cmd/command")
+        self.status_pub = self.geopose_pub = None
+        if node.role is not Role.INGEST and node.vehicle_topics:
+            self.status_pub = node.create_publisher(
+                VehicleStatus, f"/fleet/vehicles/{vid}/status", FLEET_QOS)
+            self.geopose_pub = node.create_publisher(
+                GeoPoseStamped, f"/fleet/vehicles/{vid}/geopose", FLEET_QOS)
+
+    def _client(self, srv: Any, name: str) -> Client[Any, Any]:
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = self._node.create_client(
+                srv, f"{self.state.spec.mavros_prefix}/{name}")
+        return client
+
+    @property
+    def set_mode(self) -> Client[Any, Any]:
+        """The vehicle's MAVROS set_mode client."""
+        return self._client(SetMode, "set_mode")
+
+    @property
+    def command(self) -> Client[Any, Any]:
+        """The vehicle's MAVROS cmd/command client."""
+        return self._client(CommandLong, "cmd/command")
 
     def destroy(self, node: Node) -> None:
         """Drop every subscription, client and publisher of this vehicle."""
         for sub in self.subscriptions.values():
             node.destroy_subscription(sub)
-        node.destroy_client(self.set_mode)
-        node.destroy_client(self.command)
-        node.destroy_publisher(self.status_pub)
-        node.destroy_publisher(self.geopose_pub)
+        for client in self._clients.values():
+            node.destroy_client(client)
+        for pub in (self.status_pub, self.geopose_pub):
+            if pub is not None:
+                node.destroy_publisher(pub)
 
 
 class FleetManagerNode(Node):
@@ -122,6 +157,19 @@ class FleetManagerNode(Node):
                          parameter_overrides=list(parameter_overrides or []))
         path = config_file_parameter(self, "fleet_manager", "fleet.yaml",
                                      "fleet.yaml: vehicles, zones, safety responses")
+        self.declare_parameter("role", "whole", read_only(
+            "whole: one process for the fleet; ingest: subscribe to one shard's vehicles and "
+            "send what was accepted on /fleet/telemetry; merge: the picture, checks and "
+            "commands from the ingest shards' /fleet/telemetry"))
+        self.declare_parameter("shard", "", read_only(
+            "role ingest: this process's shard 'k/N' (the vehicles whose id hashes to k)"))
+        self.declare_parameter("vehicle_topics", True, read_only(
+            "publish /fleet/vehicles/<id>/status and geopose (2 publishers a vehicle)"))
+        self.role: Role
+        self.shard: Shard | None
+        self.role, self.shard = role_and_shard(str(self.get_parameter("role").value),
+                                               str(self.get_parameter("shard").value))
+        self.vehicle_topics = bool(self.get_parameter("vehicle_topics").value)
         self.settings: FleetSettings = load_fleet_settings_file(path)
         s = self.settings
         self._sample_clock = self.get_clock()
@@ -129,31 +177,64 @@ class FleetManagerNode(Node):
         self.registry = Registry(s.discovery.prefix_pattern)
         self.fleet: dict[str, VehicleState] = self.registry.vehicles
         self.links: dict[str, _VehicleLink] = {}
+        self._warned_at: dict[str, float] = {}  # vehicle -> monotonic time of the last warning
+        self.unknown_samples = 0  # merge: samples of vehicles not registered (yet)
+        self._batch_sequences: dict[str, int] = {}  # merge: ingest source -> last sequence
+        # What the recorder stores (and a merge process reads): the accepted samples, one
+        # batch per tick (see fleet_ros.telemetry_batch). Always, even before anyone listens:
+        # the topic keeps the last batches for a late joiner, so a recorder that starts (or
+        # restarts) a few seconds after the vehicles still gets every sample (~2 us a
+        # sample, measured). A merge process sends none: the shards' batches are the record.
+        # The source names the shard too: two shards under one node name (a launch without
+        # remapping) must not look like one source whose sequence goes back and forth.
+        self.batch = BatchBuilder(self.get_fully_qualified_name()
+                                  + (f"[{self.shard}]" if self.shard else ""))
+        if self.role is not Role.MERGE:
+            self.telemetry_pub = self.create_publisher(TELEMETRY.msg_type, TELEMETRY.name,
+                                                       TELEMETRY.qos)
+            self.create_timer(_BATCH_PERIOD_S, self.publish_telemetry)
+        else:
+            # Volatile: the shards' kept history is for the recorder; to the picture, samples
+            # from before this process started are stale.
+            self.create_subscription(TELEMETRY.msg_type, TELEMETRY.name, self.on_shard_batch,
+                                     TELEMETRY_LIVE_QOS)
+        if self.role is not Role.INGEST:
+            self._start_picture()
+        for spec in s.vehicles:
+            if self._owns(spec.vehicle_id):
+                self.add_vehicle(spec)
+        self._undiscovered: list[VehicleSpec] = []
+        self._catch_up = self.create_timer(_CATCH_UP_PERIOD_S, self.add_discovered_callback)
+        self._catch_up.cancel()
+        if s.discovery.enabled:
+            self.create_timer(s.discovery.period_s, self.discover_callback)
+        shard = f" {self.shard}" if self.shard else ""
+        self.get_logger().info(
+            f"role {self.role.value}{shard}: managing {len(self.fleet)} configured vehicles; "
+            f"discovery {'on' if s.discovery.enabled else 'off'}; "
+            f"{len(s.no_fly_zones)} no-fly zones")
+
+    def _owns(self, vehicle_id: str) -> bool:
+        return self.shard is None or self.shard.owns(vehicle_id)
+
+    def _start_picture(self) -> None:
+        """The picture's parts: status, events, zones, coordination, commands, services."""
+        s = self.settings
         self.airspace = Airspace(LocalFrame.at(s.origin))
         self.airspace.set_zones(list(s.no_fly_zones))
         self.coordinator = Coordinator(s, self.airspace)
         self.statuses = StatusWatch()
         self.markers = FleetMarkers(self.airspace.frame, s.pads)
-        self._warned_at: dict[str, float] = {}  # vehicle -> monotonic time of the last warning
         self.fleet_pub = self.create_publisher(FleetStatus, "/fleet/status", FLEET_QOS)
         self.events_pub = self.create_publisher(CoordinationEvent, "/fleet/events", EVENTS_QOS)
         self.markers_pub = self.create_publisher(MarkerArray, "/fleet/markers", FLEET_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.zones_pub = self.create_publisher(NoFlyZoneArray, "/fleet/no_fly_zones", FLEET_QOS)
-        # What the recorder stores: the accepted samples, one batch per tick (see
-        # fleet_ros.telemetry_batch). Always, even before a recorder listens: the topic keeps
-        # the last batches for a late joiner, so a recorder that starts (or restarts) a few
-        # seconds after the vehicles still gets every sample (~2 us a sample, measured).
-        self.batch = BatchBuilder(self.get_fully_qualified_name())
-        self.telemetry_pub = self.create_publisher(TELEMETRY.msg_type, TELEMETRY.name,
-                                                   TELEMETRY.qos)
         # Which vehicle flies which mission: the planner's view, so the fleet picture says it.
         self.create_subscription(MissionStatusArray, "/fleet/missions", self.on_missions,
                                  FLEET_QOS)
         self.commands = CommandRunner(self, timeout_s=s.command_timeout_s,
                                       retries=s.command_retries, on_done=self.command_done)
-        for spec in s.vehicles:
-            self.add_vehicle(spec)
         self.publish_zones()
         self.create_service(SetMaintenance, "~/set_maintenance", self.set_maintenance_callback)
         self.create_service(SetNoFlyZones, "~/set_no_fly_zones", self.set_no_fly_zones_callback)
@@ -161,16 +242,7 @@ class FleetManagerNode(Node):
         self.create_service(RemoveVehicle, "~/remove_vehicle", self.remove_vehicle_callback)
         self.create_timer(1.0 / s.status_rate_hz, self.publish_status)
         self.create_timer(1.0 / s.check_rate_hz, self.check_callback)
-        self._undiscovered: list[VehicleSpec] = []
-        self._catch_up = self.create_timer(_CATCH_UP_PERIOD_S, self.add_discovered_callback)
-        self._catch_up.cancel()
-        if s.discovery.enabled:
-            self.create_timer(s.discovery.period_s, self.discover_callback)
         self.create_timer(1.0, self.publish_markers_and_diagnostics)
-        self.create_timer(_BATCH_PERIOD_S, self.publish_telemetry)
-        self.get_logger().info(
-            f"managing {len(self.fleet)} configured vehicles; discovery "
-            f"{'on' if s.discovery.enabled else 'off'}; {len(s.no_fly_zones)} no-fly zones")
 
     # ------------------------------------------------------------------ vehicles
     def now(self) -> float:
@@ -197,7 +269,9 @@ class FleetManagerNode(Node):
         self._unless_shut_down(self._discover)
 
     def _discover(self) -> None:
-        self._undiscovered = self.registry.discover(self.get_topic_names_and_types())
+        self._undiscovered = [spec for spec in
+                              self.registry.discover(self.get_topic_names_and_types())
+                              if self._owns(spec.vehicle_id)]
         self._add_discovered()
 
     def add_discovered_callback(self) -> None:
@@ -236,13 +310,39 @@ class FleetManagerNode(Node):
             except (ValueError, TypeError, OverflowError) as exc:
                 rejected = Rejected(RejectReason.OUT_OF_RANGE, str(exc))
             if rejected is not None:
-                self._reject(state, rejected, topic)
+                self._reject(state, rejected, topic.value)
             else:
                 self.batch.add(vehicle_id, now if stamp is None else stamp,
                                value)  # type: ignore[arg-type]
         return callback
 
-    def _reject(self, state: VehicleState, rejected: Rejected, topic: MavrosTopic) -> None:
+    def on_shard_batch(self, msg: Any) -> None:
+        """Merge: take the samples an ingest shard accepted into the picture, in order."""
+        source, seq = str(msg.source), int(msg.sequence)
+        last = self._batch_sequences.get(source)
+        if last is not None and seq <= last:
+            return  # seen already
+        if last is not None and seq > last + 1:
+            self.get_logger().warning(f"{seq - last - 1} telemetry batches from {source} "
+                                      f"lost between {last} and {seq}",
+                                      throttle_duration_sec=5.0)
+        self._batch_sequences[source] = seq
+        now = self.now()
+        fleet, limits = self.fleet, self.limits
+        try:
+            for sample in batch_samples(msg):
+                state = fleet.get(sample.vehicle_id)
+                if state is None:  # not discovered here yet, or removed
+                    self.unknown_samples += 1
+                    continue
+                rejected = take(state, sample.value, sample.stamp, now, limits)
+                if rejected is not None:
+                    self._reject(state, rejected, f"{source} batch")
+        except ValueError as exc:  # a malformed batch: what came before it counts
+            self.get_logger().warning(f"ignored the rest of a telemetry batch: {exc}",
+                                      throttle_duration_sec=5.0)
+
+    def _reject(self, state: VehicleState, rejected: Rejected, topic: str) -> None:
         state.reject(rejected.reason)
         # Throttled per vehicle, not per call site: one vehicle spewing garbage must not hide
         # the first warning about another.
@@ -252,7 +352,7 @@ class FleetManagerNode(Node):
         self._warned_at[state.vehicle_id] = now
         detail = f": {rejected.detail}" if rejected.detail else ""
         self.get_logger().warning(
-            f"{state.vehicle_id}: ignored {topic.value} "
+            f"{state.vehicle_id}: ignored {topic} "
             f"({rejected.reason.name.lower()}{detail}); "
             f"{sum(state.rejected.values())} ignored so far")
 
@@ -312,9 +412,9 @@ class FleetManagerNode(Node):
             # vehicles they are 2,000 messages a second that usually nobody reads. A late
             # subscriber's first sample may be an old one from the durable history; the next
             # tick (at most 1 / status_rate_hz later) brings the current one.
-            if link.status_pub.get_subscription_count():
+            if link.status_pub is not None and link.status_pub.get_subscription_count():
                 link.status_pub.publish(m)
-            if link.geopose_pub.get_subscription_count():
+            if link.geopose_pub is not None and link.geopose_pub.get_subscription_count():
                 pose = geopose_msg(view.state)
                 if pose is not None:
                     link.geopose_pub.publish(pose)

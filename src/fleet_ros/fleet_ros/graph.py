@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,6 +29,15 @@ class GraphTimeoutError(TimeoutError):
 
 _log = logging.getLogger(__name__)
 MAX_SPIN_FAILURES = 100  # in a row: the graph is broken, not unlucky
+# Every graph not closed yet: a process that ends with one still spinning has a daemon thread
+# inside rclpy's C++ wait when the interpreter finalizes, and that thread's forced unwind
+# aborts the process ("terminate called without an active exception").
+_open_graphs: weakref.WeakSet[RosGraph] = weakref.WeakSet()
+
+
+def open_graphs() -> list[RosGraph]:
+    """Return the graphs of this process that were not closed yet."""
+    return list(_open_graphs)
 
 
 class RosGraph:
@@ -40,6 +50,7 @@ class RosGraph:
         self.nodes: list[Node] = []
         self._thread = threading.Thread(target=self._spin, name="ros-graph", daemon=True)
         self._thread.start()
+        _open_graphs.add(self)
 
     def _spin(self) -> None:
         failures = 0
@@ -116,6 +127,7 @@ class RosGraph:
 
     def close(self) -> None:
         """Stop spinning, destroy the nodes and shut the context down."""
+        _open_graphs.discard(self)
         if self.context.ok():
             rclpy.shutdown(context=self.context)
         self._thread.join(timeout=10.0)

@@ -56,3 +56,6 @@ TELEMETRY_BATCH_QOS = qos_profile(QosSpec(100, Reliability.RELIABLE, Durability.
 """/fleet/telemetry: reliable, and the last 100 batches (10 s at 10 Hz) kept for a late joiner,
 so a recorder restarted within that time stores what it missed (rows are unique per vehicle
 and time, so what it already had is not stored twice)."""
+TELEMETRY_LIVE_QOS = qos_profile(QosSpec(100, Reliability.RELIABLE, Durability.VOLATILE))
+"""/fleet/telemetry read for the live picture (fleet_manager merge): matches the batches'
+publishers, without their kept history (samples from before the reader started are stale)."""

@@ -4,7 +4,9 @@ fleet_manager already receives every vehicle's telemetry; rather than have the r
 subscribe to the same ~21 messages a second per vehicle again (another ~0.5 of a core at 1,000
 vehicles in rclpy's per-message cost), it hands over what it accepted once per tick, column-wise.
 The recorder reads the batch back into the same fleet_core values a MAVROS subscription
-gives (``BatchSample``), so both sources feed one code path.
+gives (``BatchSample``), so both sources feed one code path. A batch carries every kind of
+value fleet_manager takes, so that a fleet_manager that merges ingest shards (mode "merge")
+rebuilds the same picture from the shards' batches as from the MAVROS topics themselves.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from typing import Any
 
 from fleet_core.fleet.telemetry import (
     AutopilotState,
+    AutopilotText,
     BatteryReading,
+    EstimatorHealth,
     Heading,
+    HomePosition,
+    ItemReached,
     Landed,
     PositionFix,
     RelativeAltitude,
+    SensorHealth,
     Telemetry,
     Velocity,
     landed_state,
@@ -30,9 +37,6 @@ from fleet_core.geo import GeoPoint
 from fleet_interfaces.msg import TelemetryBatch
 
 _NAN = math.nan
-Recorded = AutopilotState | Landed | BatteryReading | PositionFix | RelativeAltitude | Heading \
-    | Velocity
-"""The telemetry values a batch carries (what the recorder's rows are made of)."""
 
 
 def _or_nan(value: float | None) -> float:
@@ -66,12 +70,13 @@ class BatchBuilder:
         self._b = array("d")
         self._c = array("d")
         self._modes: list[str] = []
+        self._texts: list[str] = []
 
     def __len__(self) -> int:
         return len(self._kind)
 
     def add(self, vehicle_id: str, stamp: float, value: Telemetry) -> None:
-        """Add one accepted sample; values a batch does not carry are ignored."""
+        """Add one accepted sample."""
         match value:
             case PositionFix(position=GeoPoint(latitude=lat, longitude=lon, altitude=alt)):
                 self._put(vehicle_id, TelemetryBatch.FIX, stamp, lat, lon, alt)
@@ -91,8 +96,21 @@ class BatchBuilder:
             case Landed(state=state):
                 self._put(vehicle_id, TelemetryBatch.LANDED, stamp, float(int(state)), _NAN,
                           _NAN)
-            case _:
-                pass
+            case PositionFix(position=None):
+                self._put(vehicle_id, TelemetryBatch.NO_FIX, stamp, _NAN, _NAN, _NAN)
+            case HomePosition(position=GeoPoint(latitude=lat, longitude=lon, altitude=alt)):
+                self._put(vehicle_id, TelemetryBatch.HOME, stamp, lat, lon, alt)
+            case SensorHealth(sensors_ok=sensors_ok, motors_ok=motors_ok):
+                self._put(vehicle_id, TelemetryBatch.SENSORS, stamp, float(sensors_ok),
+                          float(motors_ok), _NAN)
+            case EstimatorHealth(estimator_ok=estimator_ok, position_estimate_ok=position_ok):
+                self._put(vehicle_id, TelemetryBatch.ESTIMATOR, stamp, float(estimator_ok),
+                          float(position_ok), _NAN)
+            case AutopilotText(severity=severity, text=text):
+                self._put(vehicle_id, TelemetryBatch.TEXT, stamp, float(severity), _NAN, _NAN)
+                self._texts.append(text)
+            case ItemReached(seq=seq):
+                self._put(vehicle_id, TelemetryBatch.REACHED, stamp, float(seq), _NAN, _NAN)
 
     def _put(self, vehicle_id: str, kind: int, stamp: float,  # noqa: PLR0917 - hot path
              a: float, b: float, c: float) -> None:
@@ -116,7 +134,7 @@ class BatchBuilder:
         msg = TelemetryBatch(stamp=stamp, source=self.source, sequence=self.sequence,
                              vehicle_ids=self._ids, vehicle=self._vehicle, kind=self._kind,
                              sample_stamp=self._stamp, a=self._a, b=self._b, c=self._c,
-                             modes=self._modes)
+                             modes=self._modes, texts=self._texts)
         self._clear()
         return msg
 
@@ -127,7 +145,7 @@ class BatchSample:
 
     vehicle_id: str
     stamp: float
-    value: Recorded
+    value: Telemetry
 
 
 def batch_samples(msg: TelemetryBatch) -> Iterator[BatchSample]:
@@ -141,14 +159,14 @@ def batch_samples(msg: TelemetryBatch) -> Iterator[BatchSample]:
             raise ValueError(f"telemetry batch {msg.sequence} from {msg.source!r}: {name} has "
                              f"{len(column)} entries for {n} samples")
     ids = msg.vehicle_ids
-    modes = iter(msg.modes)
+    modes, texts = iter(msg.modes), iter(msg.texts)
     for i in range(n):
         k, index = msg.kind[i], msg.vehicle[i]
         if index >= len(ids):
             raise ValueError(f"telemetry batch {msg.sequence} from {msg.source!r}: sample {i} "
                              f"names vehicle {index} of {len(ids)}")
         a, b, c = msg.a[i], msg.b[i], msg.c[i]
-        value: Recorded
+        value: Telemetry
         if k == TelemetryBatch.FIX:
             value = PositionFix(GeoPoint(a, b, c))
         elif k == TelemetryBatch.REL_ALT:
@@ -168,6 +186,29 @@ def batch_samples(msg: TelemetryBatch) -> Iterator[BatchSample]:
         elif k == TelemetryBatch.LANDED:
             value = Landed(landed_state(int(a)))
         else:
-            raise ValueError(f"telemetry batch {msg.sequence} from {msg.source!r}: sample {i} "
-                             f"has unknown kind {k}")
+            value = _rest(msg, i, k, a, b, c, texts)
         yield BatchSample(ids[index], msg.sample_stamp[i], value)
+
+
+def _rest(msg: TelemetryBatch, i: int, k: int,  # noqa: PLR0917 - one sample's columns
+          a: float, b: float, c: float, texts: Iterator[str]) -> Telemetry:
+    """Read the kinds the recorder does not store (the rest of the fleet picture)."""
+    if k == TelemetryBatch.NO_FIX:
+        return PositionFix(None)
+    if k == TelemetryBatch.HOME:
+        return HomePosition(GeoPoint(a, b, c))
+    if k == TelemetryBatch.SENSORS:
+        return SensorHealth(sensors_ok=a != 0.0, motors_ok=b != 0.0)
+    if k == TelemetryBatch.ESTIMATOR:
+        return EstimatorHealth(estimator_ok=a != 0.0, position_estimate_ok=b != 0.0)
+    if k == TelemetryBatch.TEXT:
+        text = next(texts, None)
+        if text is None:
+            raise ValueError(f"telemetry batch {msg.sequence} from {msg.source!r}: more "
+                             f"text samples than texts ({len(msg.texts)})")
+        return AutopilotText(int(a), text)
+    if k == TelemetryBatch.REACHED:
+        return ItemReached(int(a))
+    raise ValueError(f"telemetry batch {msg.sequence} from {msg.source!r}: sample {i} "
+                     f"has unknown kind {k}")
+

@@ -416,7 +416,10 @@ class TelemetryRecorderNode(Node):
         self._batch_sequences[source] = seq
         try:
             for sample in batch_samples(msg):
-                self.record(_BATCH_TOPICS[type(sample.value)], sample.vehicle_id,
+                topic = _BATCH_TOPICS.get(type(sample.value))
+                if topic is None:
+                    continue  # home, health, texts: the picture's, not the recorder's
+                self.record(topic, sample.vehicle_id,
                             datetime.fromtimestamp(sample.stamp, tz=UTC), sample.value)
         except (RejectedValueError, ValueError, OverflowError) as exc:
             self._reject(str(exc))
