@@ -515,17 +515,27 @@ class FleetLoad:
             self.check_alive()
             self.sample()
             if time.monotonic() > deadline:
-                rows = self.probe.get("status") or []
-                seen = rows[-1][2] if rows else 0
-                raise RuntimeError(f"discovery: only {seen}/{a.vehicles} vehicles fresh in "
-                                   f"/fleet/status after {a.discovery_timeout:g} s")
+                break
             await asyncio.sleep(0.5)
-        discovery = self.probe["full_at"] - self.sim_start
         load_disc = os.getloadavg()
-        self.say(f"  discovery: all {a.vehicles} vehicles fresh in /fleet/status "
-                 f"{discovery:.1f} s after the simulators started (load average "
-                 f"{load_at_start[0]:.2f} at their start, {load_disc[0]:.2f} then)")
-        self.verdicts.append(("discovery <= 60 s", discovery <= 60.0, f"{discovery:.1f} s"))
+        if self.probe.get("full_at") is None:
+            # Measured all the same: what the graph does with the fleet it has is the figure
+            # a run at the edge needs (every goal below then says how far off it is).
+            rows = self.probe.get("status") or []
+            seen = max((r[2] for r in rows), default=0)
+            self.say(f"  discovery: NOT complete after {a.discovery_timeout:g} s: at most "
+                     f"{seen}/{a.vehicles} vehicles fresh in one /fleet/status (load average "
+                     f"{load_at_start[0]:.2f} at the simulators' start, {load_disc[0]:.2f} "
+                     f"now); measuring the window anyway")
+            self.verdicts.append(("discovery <= 60 s", False,
+                                  f"{seen}/{a.vehicles} after {a.discovery_timeout:g} s"))
+        else:
+            discovery = self.probe["full_at"] - self.sim_start
+            self.say(f"  discovery: all {a.vehicles} vehicles fresh in /fleet/status "
+                     f"{discovery:.1f} s after the simulators started (load average "
+                     f"{load_at_start[0]:.2f} at their start, {load_disc[0]:.2f} then)")
+            self.verdicts.append(("discovery <= 60 s", discovery <= 60.0,
+                                  f"{discovery:.1f} s"))
         await asyncio.sleep(5.0)
         span = a.minutes * 60.0
         w0 = time.time()

@@ -83,6 +83,9 @@ ARGUMENTS = {
     "missions_config": ("", "missions.yaml (planner settings, charging stations); empty "
                             "uses the installed one"),
     "manager": ("true", "start fleet_manager (the fleet picture, coordination, no-fly zones)"),
+    "manager_shards": ("0", "0..32: with N > 0, fleet_manager runs as N ingest shards "
+                            "(fleet_ingest_k, each the MAVROS topics of a share of the vehicles) "
+                            "and a merge (fleet_manager: the picture, checks, commands)"),
     "planner": ("true", "start mission_planner (missions, allocation, charging)"),
     "record": ("true", "start telemetry_recorder (history in PostgreSQL/PostGIS)"),
     "web": ("true", "start web_bridge (REST, WebSocket, the dashboard); needs "
@@ -184,9 +187,10 @@ def describe_graph(context: LaunchContext) -> list[LaunchDescriptionEntity]:
         "database_url") else {}
 
     def node(package: str, *rules: str, env: dict[Any, Any] | None = None,
-             sigterm_timeout: str = "5") -> Node:
+             sigterm_timeout: str = "5", name: str = "") -> Node:
         # Parameters as -p rules: a parameter dictionary leaves a /tmp/launch_params_* file.
-        return Node(package=package, executable=package, name=package, namespace=ns or None,
+        return Node(package=package, executable=package, name=name or package,
+                    namespace=ns or None,
                     output="screen", ros_arguments=[*rules, "--log-level", level],
                     on_exit=end_launch_on_exit, additional_env=env,
                     sigterm_timeout=sigterm_timeout)
@@ -200,7 +204,15 @@ def describe_graph(context: LaunchContext) -> list[LaunchDescriptionEntity]:
     fleet_rule = param("fleet_config_file", fleet) if fleet else []
     if args.flag("manager"):
         # It finds vehicles by listing the graph's topics: a super client of a server.
-        entities.append(node("fleet_manager", *(param("config_file", fleet) if fleet else []),
+        fm_rules = param("config_file", fleet) if fleet else []
+        shards = args.integer("manager_shards", 0, 32)
+        # Split (docs/architecture.md): ingest shards take the MAVROS topics of their share
+        # of the vehicles; the process named fleet_manager merges them into the picture.
+        entities.extend(node("fleet_manager", *fm_rules, *param("role", "ingest"),
+                             *param("shard", f"{k}/{shards}"), env=super_client or None,
+                             name=f"fleet_ingest_{k}") for k in range(shards))
+        entities.append(node("fleet_manager", *fm_rules,
+                             *(param("role", "merge") if shards else []),
                              env=super_client or None))
     if args.flag("planner"):
         entities.append(node("mission_planner", *fleet_rule,
