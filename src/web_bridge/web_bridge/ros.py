@@ -117,6 +117,34 @@ class BridgeNode(Node):
         self._emit("charging_queue", lambda: convert.charging_queue(msg))
 
 
+def bridge_future(loop: asyncio.AbstractEventLoop, rfut: Future[Any]) -> asyncio.Future[Any]:
+    """Return an asyncio future on ``loop`` that settles as the rclpy future ``rfut`` does.
+
+    The outcome is read on the ROS thread as soon as ``rfut`` is done, even when the loop is
+    gone by then: a call or goal still pending when the graph closes fails with "cannot use
+    Destroyable", and an rclpy future whose exception nobody read prints "The following
+    exception was never retrieved" at exit (seen when web_bridge stopped under load).
+    """
+    afut: asyncio.Future[Any] = loop.create_future()
+
+    def done(f: Future[Any]) -> None:
+        exc = f.exception()
+        result = f.result() if exc is None else None
+
+        def settle() -> None:
+            if afut.done():
+                return
+            if exc is not None:
+                afut.set_exception(exc)
+            else:
+                afut.set_result(result)
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(settle)
+
+    rfut.add_done_callback(done)
+    return afut
+
+
 class RosLink:
     """The node in a private context with its executor thread, and awaitable calls into it."""
 
@@ -148,22 +176,7 @@ class RosLink:
         return bool(self.graph.context.ok())
 
     def _bridge(self, rfut: Future[Any]) -> asyncio.Future[Any]:
-        afut: asyncio.Future[Any] = self._loop.create_future()
-
-        def done(f: Future[Any]) -> None:
-            def settle() -> None:
-                if afut.done():
-                    return
-                exc = f.exception()
-                if exc is not None:
-                    afut.set_exception(exc)
-                else:
-                    afut.set_result(f.result())
-            if not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(settle)
-
-        rfut.add_done_callback(done)
-        return afut
+        return bridge_future(self._loop, rfut)
 
     async def call(self, name: str, request: Any, timeout: float | None = None) -> Any:
         """Call service ``name`` (a key of PLANNER_SERVICES/MANAGER_SERVICES) and return it.
