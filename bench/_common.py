@@ -32,6 +32,14 @@ def shipped_config(name: str) -> dict[str, Any]:
     return doc
 
 
+def check_ranges(parser: Any, **ranges: tuple[float, float, float]) -> None:
+    """Refuse through ``parser`` the first option outside its range: each keyword is an
+    option's name (``time_factor`` for ``--time-factor``) and (value, low, high)."""
+    for name, (value, low, high) in ranges.items():
+        if not low <= value <= high:
+            parser.error(f"--{name.replace('_', '-')} must be {low:g}..{high:g}, got {value:g}")
+
+
 def cpu_seconds(pid: int) -> float:
     """Return user+system CPU seconds used so far by process ``pid``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from _common import cpu_seconds, discovery_server_env, held_domain
+from _common import check_ranges, cpu_seconds, discovery_server_env, held_domain
 
 _IDLE = ("import rclpy, signal, threading\n"
          "rclpy.init()\n"
@@ -80,12 +80,8 @@ def main() -> int:
     parser.add_argument("--others", type=int, default=19)
     parser.add_argument("--domain", type=int, default=152, help="ROS_DOMAIN_ID (default 152)")
     args = parser.parse_args()
-    if not 1 <= args.vehicles <= 500:
-        parser.error(f"--vehicles must be 1..500, got {args.vehicles}")
-    if not 0 <= args.others <= 64:
-        parser.error(f"--others must be 0..64, got {args.others}")
-    if not 0 <= args.domain <= 232:
-        parser.error(f"--domain must be 0..232, got {args.domain}")
+    check_ranges(parser, vehicles=(args.vehicles, 1, 500), others=(args.others, 0, 64),
+                 domain=(args.domain, 0, 232))
     with held_domain(args.domain) as held:
         if not held:
             return 2

@@ -72,7 +72,14 @@ from typing import Any
 
 import _benchdb
 import yaml
-from _common import clean_up_graph_run, cpu_seconds, discovery_server_env, held_domain, rss_bytes
+from _common import (
+    check_ranges,
+    clean_up_graph_run,
+    cpu_seconds,
+    discovery_server_env,
+    held_domain,
+    rss_bytes,
+)
 from soak import TERMINAL, Proc, Tokens, dashboard_socket, free_port
 
 # bench/web_bridge.py would shadow the web_bridge package (soak does the same).
@@ -851,14 +858,8 @@ def main() -> int:
     if args.ws_clients < 0 or args.missions < 0:
         parser.error(f"--ws-clients and --missions must be >= 0, got {args.ws_clients} and "
                      f"{args.missions}")
-    if not 0 <= args.fm_shards <= 32:
-        parser.error(f"--fm-shards must be 0..32, got {args.fm_shards}")
-    if not 0 <= args.domain <= 232:
-        parser.error(f"--domain must be 0..232, got {args.domain}")
-    if not 0.5 <= args.time_factor <= 20:
-        parser.error(f"--time-factor must be 0.5..20, got {args.time_factor:g}")
-    if not 0 <= args.port <= 65535:
-        parser.error(f"--port must be 0..65535, got {args.port}")
+    check_ranges(parser, fm_shards=(args.fm_shards, 0, 32), domain=(args.domain, 0, 232),
+                 time_factor=(args.time_factor, 0.5, 20), port=(args.port, 0, 65535))
     with held_domain(args.domain) as held:
         if not held:
             return 2

@@ -69,6 +69,7 @@ from typing import Any
 
 import _benchdb
 from _common import (
+    check_ranges,
     clean_up_graph_run,
     cpu_seconds,
     held_domain,
@@ -1054,12 +1055,8 @@ def main() -> int:
     if args.minutes is None or not args.minutes > 0:
         parser.error("--minutes N (> 0) is required" if args.minutes is None
                      else f"--minutes must be > 0, got {args.minutes:g}")
-    if not 1 <= args.vehicles <= 500:
-        parser.error(f"--vehicles must be 1..500, got {args.vehicles}")
-    if not 0 <= args.domain <= 232:
-        parser.error(f"--domain must be 0..232, got {args.domain}")
-    if not 0.5 <= args.time_factor <= 20:
-        parser.error(f"--time-factor must be 0.5..20, got {args.time_factor:g}")
+    check_ranges(parser, vehicles=(args.vehicles, 1, 500), domain=(args.domain, 0, 232),
+                 time_factor=(args.time_factor, 0.5, 20))
     if args.api_rps <= 0 or args.ws_clients < 0 or args.mission_rate <= 0:
         parser.error("--api-rps and --mission-rate must be > 0, --ws-clients >= 0")
     with held_domain(args.domain) as held:

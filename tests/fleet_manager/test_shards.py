@@ -101,3 +101,30 @@ def test_a_whole_manager_is_unchanged_by_the_split(graph: RosGraph, tmp_path: Pa
     assert set(link._clients) == {"set_mode", "cmd/command"}
     assert link.status_pub is not None
     assert link.geopose_pub is not None
+
+
+def test_a_malformed_batch_is_ignored_and_the_merge_keeps_its_picture(
+        graph: RosGraph, tmp_path: Path) -> None:
+    from array import array
+
+    from fleet_interfaces.msg import TelemetryBatch
+    from fleet_ros.fleet_topics import TELEMETRY
+
+    merge = manager(graph, fleet_config(tmp_path, vehicles=[{"id": "uav0"}]), "merge")
+    status = Collector(graph, FleetStatus, "/fleet/status", FLEET_QOS)
+    pub = graph.node("garbage").create_publisher(TELEMETRY.msg_type, TELEMETRY.name,
+                                                 TELEMETRY.qos)
+    graph.wait_for(lambda: pub.get_subscription_count() > 0, 10.0, "the merge subscribed")
+    # Columns of different lengths, then a sample naming a vehicle that is not in the batch.
+    pub.publish(TelemetryBatch(source="/bad", sequence=1, vehicle_ids=["uav0"],
+                               vehicle=array("H", [0, 0]), kind=array("B", [1]),
+                               sample_stamp=array("d", [1.0]), a=array("d", [1.0]),
+                               b=array("d", [1.0]), c=array("d", [1.0])))
+    pub.publish(TelemetryBatch(source="/bad", sequence=2, vehicle_ids=["uav0"],
+                               vehicle=array("H", [5]), kind=array("B", [1]),
+                               sample_stamp=array("d", [1.0]), a=array("d", [1.0]),
+                               b=array("d", [1.0]), c=array("d", [1.0])))
+    graph.wait_for(lambda: merge._batch_sequences.get("/bad") == 2, 10.0, "both batches read")
+    before = len(status.snapshot())
+    graph.wait_for(lambda: len(status.snapshot()) > before + 2, 10.0, "status still published")
+    assert merge.fleet["uav0"].position is None

@@ -335,7 +335,10 @@ class FleetManagerNode(Node):
                 if state is None:  # not discovered here yet, or removed
                     self.unknown_samples += 1
                     continue
-                rejected = take(state, sample.value, sample.stamp, now, limits)
+                try:
+                    rejected = take(state, sample.value, sample.stamp, now, limits)
+                except (TypeError, OverflowError) as exc:
+                    rejected = Rejected(RejectReason.OUT_OF_RANGE, str(exc))
                 if rejected is not None:
                     self._reject(state, rejected, f"{source} batch")
         except ValueError as exc:  # a malformed batch: what came before it counts
