@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,10 @@ StartHook = Callable[[Bridge], Awaitable[None]]
 _start_hooks: list[tuple[str, StartHook, StartHook]] = []
 
 
+_STOP_TIMEOUT_S = 5.0
+"""Longest one stop hook, or the cancelled tasks together, may take at shutdown."""
+
+
 def on_lifespan(name: str, start: StartHook, stop: StartHook) -> None:
     """Register a feature's start and stop hooks (called by the feature's module)."""
     if all(n != name for n, _, _ in _start_hooks):
@@ -110,16 +114,27 @@ def create_app(settings: Settings, *, with_ros: bool = True) -> FastAPI:
                 started.append(hook)
             yield
         finally:
+            # Every wait of the shutdown is bounded: one hook or task that does not finish
+            # must not keep the ROS link and its threads alive (seen once in CI: the bridge's
+            # server thread and its RosGraph still running after the demo stopped).
             for name, _, stop in reversed(started):
                 try:
-                    await stop(bridge)
+                    await asyncio.wait_for(stop(bridge), _STOP_TIMEOUT_S)
+                except TimeoutError:
+                    log.error("stopping %s took over %g s; going on", name, _STOP_TIMEOUT_S)
                 except Exception:
                     log.exception("stopping %s failed", name)
             for task in bridge.tasks:
                 task.cancel()
-            for task in bridge.tasks:
-                with suppress(asyncio.CancelledError, Exception):
-                    await task
+            if bridge.tasks:
+                done, pending = await asyncio.wait(bridge.tasks, timeout=_STOP_TIMEOUT_S)
+                for task in done:  # read, so that asyncio does not report them at exit
+                    if not task.cancelled():
+                        task.exception()
+                if pending:
+                    log.error("%d tasks still running %g s after their cancel: %s",
+                              len(pending), _STOP_TIMEOUT_S,
+                              sorted(t.get_name() for t in pending))
             if bridge.ros is not None:
                 await asyncio.to_thread(bridge.ros.close)
             await bridge.redis.close()
