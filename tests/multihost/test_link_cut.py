@@ -64,6 +64,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VEHICLES = 5
 CUT_S = 30.0
 STALE_S, LOST_S = 2.0, 6.0
+AFTER_ROWS = 30  # rows each side of the cut, enough to see a stream, not a stray sample
 FRESH, STALE, LOST = 0, 1, 2  # fleet_interfaces/VehicleStatus.LIVENESS_*
 LINK_LOST, OPEN, RESOLVED = 3, 0, 1  # fleet_interfaces/CoordinationEvent
 BRIDGE_PORT = 8080
@@ -314,7 +315,10 @@ def test_a_cut_link_makes_vehicles_lost_then_live_again_with_every_received_samp
         feed = EventFeed(h, api, token)
         h.cleanups.append(feed.close)
         wait_for(feed.subscribed.is_set, 10.0, "C subscribed to the events channel", h)
-        time.sleep(5.0)  # a stretch of samples before the cut
+        # A stretch of samples before the cut, waited for like the one after the recovery.
+        wait_for(lambda: all(len(times) > AFTER_ROWS
+                             for times in rows_of(web_db, ids)[0].values()),
+                 60.0, f"more than {AFTER_ROWS} rows of every vehicle before the cut", h)
 
         cut_at = time.time()
         ab.cut()
@@ -346,7 +350,13 @@ def test_a_cut_link_makes_vehicles_lost_then_live_again_with_every_received_samp
         wait_for(lambda: feed.vehicles_in("resolved") >= set(ids), 10.0,
                  "C's WebSocket told of every link_lost event resolved", h)
         feed.close()
-        time.sleep(5.0)  # a stretch of samples after the recovery
+        # A stretch of samples after the recovery: waited for, not slept for. A loaded
+        # machine's best-effort readers drop samples (a CI run stored 27 in a 5 s sleep), so
+        # what is checked is that rows resume, not how fast.
+        restored_us = int(restored_at * 1e6)
+        wait_for(lambda: all(sum(t > restored_us for t in times) > AFTER_ROWS
+                             for times in rows_of(web_db, ids)[0].values()),
+                 60.0, f"more than {AFTER_ROWS} rows of every vehicle after the recovery", h)
 
         # fleet_manager first: the silence of the stopped sim opens no more events. Then
         # fleet_sim: no sample is in flight when the counters stop.
@@ -383,8 +393,8 @@ def test_a_cut_link_makes_vehicles_lost_then_live_again_with_every_received_samp
         assert not during, f"{vid}: {len(during)} rows stamped while the link was down"
         before = sorted(t for t in stored if t < cut_us)
         after = sorted(t for t in stored if t > restored_us)
-        assert len(before) > 30, summary[vid]
-        assert len(after) > 30, summary[vid]
+        assert len(before) > AFTER_ROWS, summary[vid]
+        assert len(after) > AFTER_ROWS, summary[vid]
     events = link_lost_rows(web_db, ids, cut_at)
     for vid in ids:
         assert len(events[vid]) == 1, events[vid]  # one per vehicle for the whole cut
