@@ -1,6 +1,6 @@
 """Soak: the whole graph, one process per node, under load and scheduled faults (issue #13).
 
-    python bench/soak.py --minutes 30 [--vehicles 200] [--domain 150]
+    python bench/soak.py --minutes 30 [--vehicles 200] [--domain 150] [--discovery-server]
 
 Processes (each its own session, ROS_DOMAIN_ID=--domain, claimed with the tests' lock file
 so no test shares it, discovery on localhost only):
@@ -72,6 +72,7 @@ from _common import (
     check_ranges,
     clean_up_graph_run,
     cpu_seconds,
+    discovery_server_env,
     held_domain,
     rss_bytes,
     slope_per_hour,
@@ -514,6 +515,7 @@ class Soak:
         self.configs: Any = None
         self.db_url = ""
         self._restarting: set[str] = set()
+        self.server: Any = None  # the discovery server (--discovery-server), set by main
 
     # ------------------------------------------------------------ start
     def start_graph(self) -> None:
@@ -553,9 +555,14 @@ class Soak:
                       # One user drives all the load: the per-user limit is not under test.
                       "FLEET_RATE_LIMIT_PER_MINUTE": "1000000",
                       "FLEET_LOGIN_RATE_LIMIT_PER_MINUTE": "1000"}
+        # Under a discovery server, what lists the graph's topics must be a super client:
+        # fleet_manager (vehicles' topics) and the probe (the recorder's subscriptions).
+        lister_env = {**env, **self.server.client_env(super_client=True)} if self.server \
+            else env
+        envs = {"web_bridge": bridge_env, "fleet_manager": lister_env, "probe": lister_env}
         for role, argv in specs.items():
-            self.procs[role] = Proc(role, argv, bridge_env if role == "web_bridge" else env,
-                                    logs / f"{role}.log", stdin=role == "probe")
+            self.procs[role] = Proc(role, argv, envs.get(role, env), logs / f"{role}.log",
+                                    stdin=role == "probe")
         # The probe and the recorder first: they should hear the first fixes.
         for role in ("probe", "telemetry_recorder", "fleet_manager", "mission_planner",
                      "fleet_sim", "web_bridge"):
@@ -882,8 +889,9 @@ class Soak:
         from web_bridge.security import Passwords
 
         print(f"soak: {a.vehicles} vehicles, {a.minutes:g} min, time factor {a.time_factor:g}, "
-              f"ROS domain {a.domain}, tag {self.tag}, web_bridge {self.base}, logs "
-              f"{self.tmp / 'logs'}", flush=True)
+              f"ROS domain {a.domain}, tag {self.tag}, web_bridge {self.base}, discovery "
+              f"{f'server {self.server.locator}' if self.server else 'simple (no server)'}, "
+              f"logs {self.tmp / 'logs'}", flush=True)
         self.start_graph()
         self._engine = create_engine(self.db_url, pool_size=2, pool_pre_ping=True)
         t_start = time.monotonic()
@@ -1046,6 +1054,8 @@ def main() -> int:
     parser.add_argument("--link-loss-s", type=float, default=20.0)
     parser.add_argument("--gps-loss-s", type=float, default=15.0)
     parser.add_argument("--recorder-down-s", type=float, default=5.0)
+    parser.add_argument("--discovery-server", action="store_true",
+                        help="discover through a Fast DDS discovery server on 127.0.0.1")
     parser.add_argument("--keep-rows", action="store_true", help="do not delete the rows")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
@@ -1064,7 +1074,9 @@ def main() -> int:
             return 2
         soak = Soak(args)
         try:
-            return asyncio.run(_amain(soak))
+            with discovery_server_env(args.discovery_server) as server:
+                soak.server = server
+                return asyncio.run(_amain(soak))
         finally:
             soak.cleanup()
 

@@ -26,6 +26,7 @@ def test_the_shipped_config_loads_with_its_station_and_defaults() -> None:
 def test_an_empty_config_takes_the_defaults() -> None:
     s = load_planner_settings({"mission_planner": {}})
     assert (s.max_wind_mps, s.reserve_percent, s.large_surveys) == (12.0, 20.0, "split")
+    assert (s.command_timeout_s, s.upload_timeout_s) == (3.0, 10.0)
     assert s.stations == ()
 
 
@@ -37,6 +38,7 @@ def test_an_empty_config_takes_the_defaults() -> None:
     ({"reserve_percent": 150.0}, "reserve_percent"),
     ({"charging_policy": "random"}, "charging_policy"),
     ({"command_retries": -1}, "command_retries"),
+    ({"upload_timeout_s": 0.0}, "upload_timeout_s"),
     ({"tick_rate_hz": "fast"}, "tick_rate_hz"),
     ({"max_wnd_mps": 10.0}, "max_wnd_mps"),
 ])

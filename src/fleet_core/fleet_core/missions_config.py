@@ -52,6 +52,10 @@ class PlannerSettings:
     large_surveys: str = "split"
     command_timeout_s: float = 3.0
     command_retries: int = 2
+    # A mission upload is a transfer, item by item, over the vehicle's link: MAVROS itself
+    # gives it 30 s (its mission plugin's list timeout) before it answers "failed". 10 s per
+    # attempt, with the retries, spends about that; 3 s failed uploads of a loaded graph.
+    upload_timeout_s: float = 10.0
     finished_kept: int = 100  # finished missions still listed on /fleet/missions
     stations: tuple[ChargingStation, ...] = ()
     pads: tuple[ChargingPad, ...] = ()
@@ -110,6 +114,8 @@ MISSIONS_KEYS = Key("mission_planner", KeyType.SECTION, "How missions are planne
         field_default(PlannerSettings, "large_surveys"), choices=_LARGE_SURVEYS),
     _setting("command_timeout_s", "timeout of one MAVROS service call", "s"),
     _setting("command_retries", "retries of a failed MAVROS call, >= 0", kind=KeyType.INTEGER),
+    _setting("upload_timeout_s", "timeout of one mission upload attempt (mission/push); "
+             "MAVROS's own for a whole transfer is 30 s", "s"),
     _setting("finished_kept", "finished missions still listed on /fleet/missions",
              kind=KeyType.INTEGER),
     _COST_WEIGHTS,
@@ -197,6 +203,7 @@ def load_planner_settings(data: Mapping[str, Any]) -> PlannerSettings:
         command_timeout_s=positive(root.get("command_timeout_s", 3.0),
                                    f"{w}.command_timeout_s"),
         command_retries=_count(root.get("command_retries", 2), f"{w}.command_retries", 0),
+        upload_timeout_s=positive(root.get("upload_timeout_s", 10.0), f"{w}.upload_timeout_s"),
         finished_kept=_count(root.get("finished_kept", 100), f"{w}.finished_kept", 0),
         stations=tuple(stations.values()), pads=tuple(pads), library=library)
 

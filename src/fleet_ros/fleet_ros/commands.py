@@ -39,6 +39,7 @@ class _Pending:
     deadline: float
     attempts: int
     tag: object
+    timeout: float
 
 
 class CommandRunner:
@@ -62,24 +63,29 @@ class CommandRunner:
         return len(self._pending)
 
     def send(self, client: Client[Any, Any], request: Any, *, vehicle_id: str, what: str,
-             accept: Callable[[Any], bool], tag: object = None) -> bool:
+             accept: Callable[[Any], bool], tag: object = None,
+             timeout_s: float | None = None) -> bool:
         """Start a command; return False (and report it failed) if the queue is full.
 
         ``what`` names the command in logs and outcomes; ``tag`` is the caller's own token
-        (which operation this call belongs to), handed back in the outcome untouched.
+        (which operation this call belongs to), handed back in the outcome untouched;
+        ``timeout_s`` replaces the runner's timeout for this command (a long transfer).
         """
+        if timeout_s is not None and not timeout_s > 0:
+            raise ValueError(f"need timeout_s > 0, got {timeout_s}")
         if len(self._pending) >= self._max_pending:
             self._on_done(CommandOutcome(vehicle_id, what, False, 0,
                                          f"command queue full ({self._max_pending})", tag))
             return False
-        entry = _Pending(client, request, vehicle_id, what, accept, None, 0.0, 0, tag)
+        entry = _Pending(client, request, vehicle_id, what, accept, None, 0.0, 0, tag,
+                         self._timeout if timeout_s is None else timeout_s)
         self._attempt(entry)
         self._pending.append(entry)
         return True
 
     def _attempt(self, entry: _Pending) -> None:
         entry.attempts += 1
-        entry.deadline = time.monotonic() + self._timeout
+        entry.deadline = time.monotonic() + entry.timeout
         entry.future = entry.client.call_async(entry.request) \
             if entry.client.service_is_ready() else None
 
@@ -101,7 +107,7 @@ class CommandRunner:
                 still.append(entry)
                 continue
             else:
-                detail = (f"no answer within {self._timeout:g} s" if f is not None
+                detail = (f"no answer within {entry.timeout:g} s" if f is not None
                           else f"service {entry.client.srv_name} not available")
                 if f is not None:
                     entry.client.remove_pending_request(f)

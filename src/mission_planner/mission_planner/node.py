@@ -161,7 +161,8 @@ class MissionPlannerNode(Node):
         if d is None:
             d = self.drivers[vehicle_id] = VehicleDriver(
                 self, self.commands, vehicle_id, self.planning.spec(vehicle_id).mavros_prefix,
-                on_result=self.on_drive_result, on_reached=self.on_reached)
+                on_result=self.on_drive_result, on_reached=self.on_reached,
+                upload_timeout_s=self.planning.settings.upload_timeout_s)
         return d
 
     def command_done(self, outcome: CommandOutcome) -> None:

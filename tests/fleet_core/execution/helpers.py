@@ -124,9 +124,10 @@ class Fleet:
         return mid
 
     def drive(self, vehicle_id: str, operation: Operation = Operation.START, *,
-              ok: bool = True, detail: str = "done") -> list[Effect]:
+              ok: bool = True, detail: str = "done", untouched: bool = False) -> list[Effect]:
         """Report how a driver operation ended; return what the executor decided."""
-        self.executor.drive_result(DriveResult(vehicle_id, operation, ok, detail))
+        self.executor.drive_result(DriveResult(vehicle_id, operation, ok, detail,
+                                               untouched=untouched))
         return self.executor.drain()
 
 

@@ -9,9 +9,10 @@ from dataclasses import replace
 import pytest
 
 from fleet_core.dispatch.state import MissionState
-from fleet_core.execution.model import Operation, ReturnHome
+from fleet_core.execution.model import FlyMission, Operation, ReturnHome
 from fleet_core.execution.runs import (
     GLITCH_M,
+    SET_ASIDE_S,
     Control,
     PlanStarted,
     Progress,
@@ -176,6 +177,92 @@ def test_a_start_refused_by_the_vehicle_fails_the_mission_with_the_step() -> Non
     assert f.state(mid) is S.FAILED
     assert f.executor.reason(mid) == "uav0 refused the mission: arming: denied"
     assert f.executor.run_of("uav0") is None
+
+
+NO_ANSWER = "mission/push: no answer within 3 s"
+
+
+def assigned_vehicle(effects: list[object]) -> str:
+    [fly] = of_type(effects, FlyMission)
+    return fly.vehicle_id
+
+
+def test_a_mission_whose_upload_was_not_taken_goes_to_another_vehicle() -> None:
+    f = fleet({"uav0": (0.0, 0.0), "uav1": (-30.0, 0.0)})
+    mid = f.submit(survey_spec())
+    assert assigned_vehicle(f.tick()) == "uav0"  # the nearer
+    f.drive("uav0", ok=False, detail=NO_ANSWER, untouched=True)
+    assert f.state(mid) is S.QUEUED
+    assert f.executor.run_of("uav0") is None
+    assert assigned_vehicle(f.tick()) == "uav1"
+    f.drive("uav1")
+    assert f.state(mid) is S.ACTIVE
+    history = f.executor.dispatcher.get(mid).history
+    assert "uav0 refused the mission: mission/push: no answer" in history[-3].reason
+    assert "goes to another vehicle" in history[-3].reason
+
+
+def test_a_vehicle_that_did_not_take_an_upload_is_left_out_of_dispatch_for_a_while() -> None:
+    f = fleet({"uav0": (0.0, 0.0)})
+    first = f.submit(survey_spec())
+    f.tick()
+    f.drive("uav0", ok=False, detail=NO_ANSWER, untouched=True)
+    assert f.state(first) is S.QUEUED
+    assert of_type(f.tick(), FlyMission) == []
+    assert "grounded after failing to take a mission upload" in f.executor.reason(first)
+    f.clock.advance(SET_ASIDE_S + 1.0)
+    assert assigned_vehicle(f.tick()) == "uav0"
+
+
+def test_the_pause_doubles_with_each_failure_in_a_row_and_a_start_ends_it() -> None:
+    f = fleet({"uav0": (0.0, 0.0)})
+    mid = f.submit(survey_spec())
+    f.tick()
+    f.drive("uav0", ok=False, detail=NO_ANSWER, untouched=True)
+    assert f.executor.set_aside_until("uav0") == f.clock() + SET_ASIDE_S
+    f.clock.advance(SET_ASIDE_S)
+    assert assigned_vehicle(f.tick()) == "uav0"
+    f.drive("uav0", ok=False, detail=NO_ANSWER, untouched=True)
+    assert f.executor.set_aside_until("uav0") == f.clock() + 2 * SET_ASIDE_S
+    f.clock.advance(2 * SET_ASIDE_S - 1.0)
+    assert of_type(f.tick(), FlyMission) == []
+    f.clock.advance(1.0)
+    assert assigned_vehicle(f.tick()) == "uav0"
+    f.drive("uav0")
+    assert f.state(mid) is S.ACTIVE
+    assert f.executor.set_aside_until("uav0") is None
+
+
+def test_a_mission_fails_once_three_vehicles_failed_to_take_it_naming_them() -> None:
+    f = fleet({f"uav{i}": (-10.0 * i, 0.0) for i in range(4)})
+    mid = f.submit(survey_spec())
+    for vid in ("uav0", "uav1", "uav2"):
+        assert assigned_vehicle(f.tick()) == vid
+        f.drive(vid, ok=False, detail=NO_ANSWER, untouched=True)
+    assert f.state(mid) is S.FAILED
+    assert f.executor.reason(mid) == (
+        f"uav2 refused the mission: {NO_ANSWER} (3 vehicles failed to take it: uav0, uav1, "
+        "uav2)")
+    assert of_type(f.tick(), FlyMission) == []
+
+
+def test_a_pinned_mission_whose_upload_was_not_taken_fails_instead_of_moving() -> None:
+    f = fleet({"uav0": (0.0, 0.0), "uav1": (-30.0, 0.0)})
+    mid = f.submit(survey_spec(), vehicle_id="uav0")
+    f.tick()
+    f.drive("uav0", ok=False, detail=NO_ANSWER, untouched=True)
+    assert f.state(mid) is S.FAILED
+    assert f.executor.reason(mid) == f"uav0 refused the mission: {NO_ANSWER}"
+
+
+def test_a_start_that_failed_after_its_upload_is_not_handed_to_another_vehicle() -> None:
+    # The vehicle may hold the mission and be in AUTO.MISSION: a second one must not fly it.
+    f = fleet({"uav0": (0.0, 0.0), "uav1": (-30.0, 0.0)})
+    mid = f.submit(survey_spec())
+    f.tick()
+    f.drive("uav0", ok=False, detail="cmd/arming: no answer within 3 s")
+    assert f.state(mid) is S.FAILED
+    assert of_type(f.tick(), FlyMission) == []
 
 
 def test_a_failed_operation_other_than_a_start_is_only_warned_about() -> None:

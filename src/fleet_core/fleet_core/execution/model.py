@@ -84,3 +84,7 @@ class DriveResult:
     operation: Operation
     ok: bool
     detail: str  # the failing step and why, or "done"
+    # The operation's first step failed, so the vehicle carries out none of it (for a start:
+    # no mission was taken, nothing was armed). Only then may the mission go to another
+    # vehicle without two of them flying it.
+    untouched: bool = False
