@@ -8,8 +8,8 @@ a subscriber of its own receives from each vehicle, keyed as the recorder keys i
 (vehicle, time at microsecond precision). With ``--record`` it also runs telemetry_recorder
 in the same process and DDS participant, and counts the fixes the recorder's own
 subscriptions handed to it: each must become exactly one row. (The two counts can differ
-under load: a best-effort reader keeps the last 5 samples, and a busy executor lets older
-ones be replaced before its callback runs.) With ``--watch`` it appends what fleet_manager
+under load: the recorder's best-effort readers keep MAVROS's last 5 samples, and a busy
+executor lets older ones be replaced before its callback runs; the counter keeps 10,000.) With ``--watch`` it appends what fleet_manager
 says (each vehicle's liveness on /fleet/status, twice a second, and every /fleet/events
 message) to a JSON-lines file the test reads while it runs. On SIGINT it stops the nodes
 (the recorder writes its last rows) and writes the counts.
@@ -18,6 +18,7 @@ message) to a JSON-lines file the test reads while it runs. On SIGINT it stops t
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
 import signal
@@ -37,10 +38,12 @@ from rclpy.parameter import Parameter
 from fleet_core.mavros_topics import MavrosTopic
 from fleet_ros import fleet_topics as topics
 from fleet_ros.mavros_convert import fix_position_from_msg, stamp_from_msg
-from fleet_ros.mavros_io import subscribe
+from fleet_ros.mavros_io import message_class
+from fleet_ros.qos import mavros_qos
 from telemetry_recorder.node import TelemetryRecorderNode
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+WITNESS_DEPTH = 10_000  # fixes kept per vehicle for the counter: ~17 min at 10 Hz
 
 
 def micros(at: datetime) -> int:
@@ -128,9 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         counter = Node("multihost_counter", context=context)
         nodes.append(counter)
         on_fix = counter_of(fixes)
+        # The witness keeps far more than MAVROS's 5 samples (best-effort still, so it
+        # matches the simulator): on host A it must see every fix published, and a busy
+        # executor let a depth-5 history replace one before its callback ran (a CI run
+        # stored a row A's counter had missed).
+        witness_qos = copy.copy(mavros_qos(MavrosTopic.FIX))
+        witness_qos.depth = WITNESS_DEPTH
         for vid in vehicles:
-            subscribe(counter, f"/{vid}/mavros",
-                      {MavrosTopic.FIX: functools.partial(on_fix, vid)})
+            counter.create_subscription(message_class(MavrosTopic.FIX.msgtype),
+                                        MavrosTopic.FIX.under(f"/{vid}/mavros"),
+                                        functools.partial(on_fix, vid), witness_qos)
         if watch_file is not None:
             watch = Watch(watch_file)
             topics.subscribe_fleet(counter, {topics.FLEET_STATUS: watch.on_status,
