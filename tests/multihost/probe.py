@@ -9,9 +9,10 @@ a subscriber of its own receives from each vehicle, keyed as the recorder keys i
 in the same process and DDS participant, and counts the fixes the recorder's own
 subscriptions handed to it: each must become exactly one row. (The two counts can differ
 under load: the recorder's best-effort readers keep MAVROS's last 5 samples, and a busy
-executor lets older ones be replaced before its callback runs; the counter keeps 10,000.) With ``--watch`` it appends what fleet_manager
-says (each vehicle's liveness on /fleet/status, twice a second, and every /fleet/events
-message) to a JSON-lines file the test reads while it runs. On SIGINT it stops the nodes
+executor lets older ones be replaced before its callback runs; the counter keeps 10,000.)
+With ``--watch`` it appends what fleet_manager says (each vehicle's liveness on
+/fleet/status, twice a second, and every /fleet/events message) to a JSON-lines file the
+test reads while it runs. On SIGINT it stops the nodes
 (the recorder writes its last rows) and writes the counts.
 """
 

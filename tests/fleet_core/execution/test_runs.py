@@ -265,6 +265,23 @@ def test_a_start_that_failed_after_its_upload_is_not_handed_to_another_vehicle()
     assert of_type(f.tick(), FlyMission) == []
 
 
+def test_new_waypoints_a_flying_vehicle_did_not_take_fail_the_mission_not_move_it() -> None:
+    # The vehicle still flies its old waypoints: another must not be sent to fly the mission.
+    f = fleet({"uav0": (0.0, 0.0), "uav1": (-30.0, 0.0)})
+    mid = f.submit(survey_spec())
+    fly = upload(f.tick(), "uav0")
+    f.drive("uav0")
+    Autopilot(f).fly(fly, last=2)
+    reference = f.executor.missions[mid].reference
+    assert reference is not None
+    ok, said = f.executor.modify(mid, reference.waypoints[3:], "test", "shorter")
+    assert ok, said
+    f.executor.drain()
+    f.drive("uav0", ok=False, detail=NO_ANSWER, untouched=True)
+    assert f.state(mid) is S.FAILED
+    assert of_type(f.tick(), FlyMission) == []
+
+
 def test_a_failed_operation_other_than_a_start_is_only_warned_about() -> None:
     f = fleet({"uav0": (0.0, 0.0)})
     mid = f.submit(survey_spec())

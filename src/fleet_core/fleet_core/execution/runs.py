@@ -569,8 +569,9 @@ class MissionExecutor:
     def _start_failed(self, run: Run, record: MissionRecord, result: DriveResult) -> None:
         """The vehicle did not take its mission: hand it to another, or fail it.
 
-        Handed back only when the vehicle did none of the start (its upload failed) and no
-        operator pinned the mission to it, at most MAX_UPLOAD_FAILURES times per mission.
+        Handed back only when the vehicle did none of the start (its upload failed), the
+        mission was not flying yet and no operator pinned it to the vehicle, at most
+        MAX_UPLOAD_FAILURES times per mission.
         """
         mid, vid = run.mission_id, result.vehicle_id
         reason = f"{vid} refused the mission: {result.detail}"
@@ -585,7 +586,10 @@ class MissionExecutor:
             pause = min(SET_ASIDE_MAX_S, SET_ASIDE_S * 2.0 ** strikes)
             self._set_aside[vid] = (self.now() + pause, strikes + 1)
             self._warn(f"{reason}; {vid} is left out of dispatch for {pause:g} s")
-            if record.pinned_vehicle_id is None and len(failed) < MAX_UPLOAD_FAILURES:
+            # Only a mission not yet flown: an upload that failed on an active one (new
+            # waypoints, the next leg) leaves the vehicle with the old mission, maybe flying.
+            if (record.state is MissionState.ASSIGNED and record.pinned_vehicle_id is None
+                    and len(failed) < MAX_UPLOAD_FAILURES):
                 self.dispatcher.hand_back(mid, f"{reason}; it goes to another vehicle",
                                           actor="executor", now=self.now())
                 return
