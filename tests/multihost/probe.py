@@ -12,8 +12,8 @@ under load: the recorder's best-effort readers keep MAVROS's last 5 samples, and
 executor lets older ones be replaced before its callback runs; the counter keeps 10,000.)
 With ``--watch`` it appends what fleet_manager says (each vehicle's liveness on
 /fleet/status, twice a second, and every /fleet/events message) to a JSON-lines file the
-test reads while it runs. On SIGINT it stops the nodes
-(the recorder writes its last rows) and writes the counts.
+test reads while it runs. On SIGINT it stops the nodes (the recorder writes its last rows)
+and writes the counts.
 """
 
 from __future__ import annotations
